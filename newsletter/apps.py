@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class NewsletterConfig(AppConfig):
+    name = "newsletter"
+    verbose_name = "Newsletter"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from newsletter import schedules
+
+        post_migrate.connect(schedules.register_schedules, sender=self)

@@ -1,0 +1,152 @@
+"""Daybrief settings: one module, deployment knobs from the environment.
+
+A fresh clone runs with no configuration at all: SQLite under var/, django-q2 on
+the ORM broker, email written to a readable outbox under var/outbox/.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from newsletter.env import env_bool, env_int, env_list, env_str, email_settings, secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("DAYBRIEF_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = secret_key(VAR_DIR, DEBUG)
+PORT = env_int("PORT", 8000)
+SITE_URL = env_str("SITE_URL", f"http://localhost:{PORT}").rstrip("/")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.syndication",
+    "django_q",
+    "topics",
+    "newsletter",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "newsletter.urls"
+WSGI_APPLICATION = "newsletter.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "newsletter.context_processors.site",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'daybrief.sqlite3'}"),
+        conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web server read while the worker writes; IMMEDIATE transactions
+    # and a busy timeout make writers queue instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# --- Email -----------------------------------------------------------------
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Daybrief <digest@daybrief.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+OUTBOX_DIR = VAR_DIR / "outbox"
+_email_url = env_str("EMAIL_URL")
+if not _email_url and env_str("EMAIL_HOST"):
+    _email_url = f"smtp://{env_str('EMAIL_HOST')}:{env_int('EMAIL_PORT', 25)}"
+globals().update(email_settings(_email_url or "outbox://"))
+# Where mailto: unsubscribes go (RFC 2369); empty leaves the header https-only.
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")
+POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daybrief, 1 Example Street, Example City")
+
+# --- Background work (django-q2) -------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+Q_CLUSTER = {
+    "name": env_str("Q_CLUSTER_NAME", "daybrief"),
+    "workers": env_int("Q_WORKERS", 2),
+    # timeout < retry: a broker with receipts must never hand a running task out again.
+    "timeout": 600,
+    "retry": 720,
+    "max_attempts": 2,
+    # A failed task is recorded, not re-run blindly: the ledgers decide what is redone.
+    "ack_failures": True,
+    "catch_up": False,
+    "save_limit": 500,
+    "label": "Tasks",
+    "sync": env_bool("Q_SYNC", False),
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+    Q_CLUSTER["poll"] = 0.5
+
+# --- Daybrief ---------------------------------------------------------------
+DAYBRIEF_DIGEST_TIME = env_str("DAYBRIEF_DIGEST_TIME", "07:00")  # local time, TIME_ZONE
+DAYBRIEF_FETCH_MINUTES = env_int("DAYBRIEF_FETCH_MINUTES", 15)
+DAYBRIEF_CLUSTER_WINDOW_HOURS = env_int("DAYBRIEF_CLUSTER_WINDOW_HOURS", 72)
+DAYBRIEF_DIGEST_MAX_TOPICS = env_int("DAYBRIEF_DIGEST_MAX_TOPICS", 12)
+# Loopback and private addresses are refused when fetching feeds unless allowed:
+# the demo newsroom and the tests serve feeds from this machine.
+DAYBRIEF_ALLOW_PRIVATE_FEEDS = env_bool("DAYBRIEF_ALLOW_PRIVATE_FEEDS", DEBUG)
+# Demo mode: the site serves the offline demo newsroom's feeds under /demo/.
+DAYBRIEF_DEMO = env_bool("DAYBRIEF_DEMO", DEBUG)
+DAYBRIEF_USER_AGENT = env_str(
+    "DAYBRIEF_USER_AGENT", f"Daybrief/0.1 (+{SITE_URL}; feed fetcher for a daily digest)"
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

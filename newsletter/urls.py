@@ -1,0 +1,24 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from newsletter import outbox, views
+
+newsletter_patterns = [
+    path("subscribe/", views.subscribe, name="subscribe"),
+    path("subscribe/check-your-inbox/", views.subscribe_pending, name="subscribe_pending"),
+    path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("digests/<str:day>/", views.archive, name="archive"),
+]
+
+urlpatterns = [
+    path("admin/outbox/", outbox.outbox_index, name="outbox_index"),
+    path("admin/outbox/<str:name>", outbox.outbox_message, name="outbox_message"),
+    path("admin/", admin.site.urls),
+    path("", include((newsletter_patterns, "newsletter"))),
+    path("", include("topics.urls")),
+]
+
+if settings.DAYBRIEF_DEMO:
+    urlpatterns.append(path("demo/", include("topics.demo.urls")))

@@ -1,0 +1,3 @@
+# Placeholder: owned by the demo helper.
+app_name = "demo"
+urlpatterns = []
