@@ -1,0 +1,140 @@
+"""What a person sees in a real browser: the index, a topic page, and both on a phone."""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import make_article, make_source, make_topic
+from topics.models import Category, Kind, Relation, Topic
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the live
+# server fixture makes around it are synchronous and safe here.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+]
+
+
+@pytest.fixture
+def topic(transactional_db) -> Topic:
+    """A two-source topic seen today, beside a lesser one."""
+    now = timezone.now()
+    lab = make_source(name="Example Lab blog", relation=Relation.FIRST_PARTY)
+    wire = make_source(name="Example Wire")
+    announcement = make_article(
+        lab,
+        title="Introducing Example Model 2",
+        text="Example Lab says its new model halves the cost of long documents.",
+        kind=Kind.ANNOUNCEMENT,
+        published_at=now - dt.timedelta(hours=5),
+        importance=3,
+    )
+    report = make_article(
+        wire,
+        title="Example Lab ships a cheaper model",
+        text="Analysts say the price cut pressures rivals.",
+        published_at=now - dt.timedelta(hours=2),
+        importance=4,
+    )
+    make_topic(
+        [make_article(wire, title="A smaller story")],
+        headline="A smaller story",
+        article_count=1,
+        source_count=1,
+        score=1.0,
+    )
+    return make_topic(
+        [announcement, report],
+        headline="Example Lab releases a cheaper long-context model",
+        dek="The lab's second model costs half as much for long documents.",
+        summary="Example Lab released Example Model 2, and reporters see a price war coming.",
+        category=Category.TECHNOLOGY,
+        primary_entity="Example Lab",
+        tags=["Example Model 2", "Example Lab"],
+        importance=4,
+        importance_max=4,
+        lead_article=announcement,
+        article_count=2,
+        source_count=2,
+        earliest_at=announcement.published_at,
+        latest_at=report.published_at,
+        score=5.0,
+    )
+
+
+@pytest.fixture
+def page(topic):
+    # Data exists before the browser starts: the server thread sees committed rows.
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=ARTIFACTS / f"{name}-{width}.png", full_page=True)
+
+
+def test_reader_opens_a_topic_from_the_index_and_goes_back(page, live_server, topic):
+    page.goto(live_server.url + "/")
+
+    cards = page.locator("article.card")
+    assert cards.count() == 2
+    first = cards.first
+    assert first.get_by_role("heading", level=2).inner_text() == topic.headline
+    assert "4/5" in first.inner_text()
+    assert "2 sources" in first.inner_text()
+    screenshot(page, "topic-index")
+
+    first.get_by_role("link", name=topic.headline).click()
+
+    page.wait_for_url(f"**{topic.get_absolute_url()}")
+    assert page.get_by_role("heading", level=1).inner_text() == topic.headline
+    assert "2 sources" in page.locator(".topic-head .meta").inner_text()
+    timeline = page.locator(".timeline li.entry")
+    assert timeline.count() == 2
+    first_entry, second_entry = timeline.nth(0).inner_text(), timeline.nth(1).inner_text()
+    assert "Example Lab blog first-party announcement · 5h ago · 3/5" in first_entry
+    assert "Example Wire news · 2h ago · 4/5" in second_entry
+    assert not page.get_by_role("heading", name="Debug").is_visible()
+    screenshot(page, "topic-page")
+
+    page.get_by_role("link", name="← Back to topics").click()
+
+    page.wait_for_url(live_server.url + "/")
+    assert page.get_by_role("heading", level=1).inner_text() == "Today's topics"
+
+
+def test_topic_page_fits_a_phone_screen(page, live_server, topic):
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(live_server.url + topic.get_absolute_url() + "?debug=1")
+
+    # Nothing may force sideways scrolling on a phone, the long debug values included.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert page.get_by_role("heading", name="Debug").is_visible()
+    page.screenshot(path=ARTIFACTS / "topic-page-debug-375.png", full_page=True)
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=ARTIFACTS / "topic-page-debug-dark-375.png", full_page=True)
