@@ -1,0 +1,179 @@
+"""Sending a built digest to its frozen recipients, each exactly once.
+
+The Delivery rows are the ledger. A delivery moves pending → sending (claimed by a
+conditional UPDATE just before its message goes out) → sent / failed / skipped, or back to
+pending after a transient SMTP error. Claiming one row right before its send, rather than a
+whole batch up front, means a worker that dies mid-batch leaves at most one row in
+"sending" (visible, never silently resent) instead of a batch of unsent ones.
+"""
+
+import logging
+import smtplib
+from contextlib import suppress
+from dataclasses import dataclass
+
+from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db.models import F
+from django.utils import timezone
+
+from newsletter import emails
+from newsletter.emails import RenderedEmail
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+    SubscriberStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+# A delivery that keeps meeting temporary errors is failed for good after this many tries.
+MAX_ATTEMPTS = 5
+
+
+@dataclass
+class SendResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    # Transient failures put back to pending for a later call.
+    deferred: int = 0
+
+    def add(self, status: str | None) -> None:
+        if status == DeliveryStatus.SENT:
+            self.sent += 1
+        elif status == DeliveryStatus.FAILED:
+            self.failed += 1
+        elif status == DeliveryStatus.SKIPPED:
+            self.skipped += 1
+        elif status == DeliveryStatus.PENDING:
+            self.deferred += 1
+
+
+def send_digest(digest_id: int) -> SendResult:
+    """Send the digest's pending deliveries; a second call (or a second worker) sends
+    nothing that was already sent or claimed. Deliveries deferred by a transient error are
+    retried by the next call, not this one, so a flaky server cannot make this loop."""
+    result = SendResult()
+    digest = Digest.objects.get(pk=digest_id)
+    if digest.status == DigestStatus.PAUSED:
+        return result
+    Digest.objects.filter(pk=digest_id, status=DigestStatus.BUILT).update(
+        status=DigestStatus.SENDING
+    )
+    email: RenderedEmail | None = None
+    after = 0
+    while (batch := next_batch(digest_id, after)) and not is_paused(digest_id):
+        # Rendered once per call, and only when there is someone to send to.
+        email = email or emails.render_digest(digest)
+        send_batch(batch, email, result)
+        after = batch[-1]
+    finish_digest(digest_id)
+    logger.info("Digest %s: %s", digest, result)
+    return result
+
+
+def next_batch(digest_id: int, after: int) -> list[int]:
+    pending = Delivery.objects.pending().filter(digest_id=digest_id, pk__gt=after)
+    return list(pending.order_by("pk").values_list("pk", flat=True)[:BATCH_SIZE])
+
+
+def is_paused(digest_id: int) -> bool:
+    return Digest.objects.filter(pk=digest_id, status=DigestStatus.PAUSED).exists()
+
+
+def send_batch(delivery_ids: list[int], email: RenderedEmail, result: SendResult) -> None:
+    # One connection for the whole batch: opening SMTP (and TLS) per message costs more
+    # than the message itself.
+    with mail.get_connection() as connection:
+        for delivery_id in delivery_ids:
+            result.add(send_one(delivery_id, email, connection))
+
+
+def send_one(delivery_id: int, email: RenderedEmail, connection: BaseEmailBackend) -> str | None:
+    """The delivery's new status, or None when another worker claimed it first."""
+    if not claim_delivery(delivery_id):
+        return None
+    delivery = Delivery.objects.select_related("subscriber").get(pk=delivery_id)
+    if delivery.subscriber.status != SubscriberStatus.CONFIRMED:
+        return record(delivery_id, DeliveryStatus.SKIPPED, error="No longer subscribed.")
+    try:
+        message = emails.digest_message(email, delivery.subscriber)
+        if connection.send_messages([message]) != 1:
+            raise RuntimeError("The email backend accepted no message.")
+    except Exception as exc:
+        return record_failure(delivery, exc, connection)
+    return record(
+        delivery_id,
+        DeliveryStatus.SENT,
+        sent_at=timezone.now(),
+        message_id=message.extra_headers["Message-ID"],
+        attempts=F("attempts") + 1,
+        error="",
+    )
+
+
+def claim_delivery(delivery_id: int) -> bool:
+    """True when this worker moved the delivery from pending to sending; False when
+    someone else got there first or it is no longer pending."""
+    claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENDING, claimed_at=timezone.now()
+    )
+    return claimed == 1
+
+
+def record(delivery_id: int, status: str, **fields: object) -> str:
+    Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).update(
+        status=status, **fields
+    )
+    return status
+
+
+def record_failure(delivery: Delivery, exc: Exception, connection: BaseEmailBackend) -> str:
+    if smtp_code(exc) is None and isinstance(exc, OSError):
+        # The connection itself broke: drop it so the next message reconnects.
+        with suppress(Exception):
+            connection.close()
+    attempts = delivery.attempts + 1
+    retry = is_transient(exc) and attempts < MAX_ATTEMPTS
+    status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
+    logger.warning("Delivery %s to %s: %s (%s)", delivery.pk, delivery.subscriber, exc, status)
+    return record(delivery.pk, status, attempts=attempts, error=describe(exc))
+
+
+def smtp_code(exc: Exception) -> int | None:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return max(codes) if codes else None
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code
+    return None
+
+
+def is_transient(exc: Exception) -> bool:
+    """4xx replies and broken connections may work later; 5xx replies and anything else
+    (a bad address, a bug) will not."""
+    code = smtp_code(exc)
+    if code is not None:
+        return 400 <= code < 500
+    return isinstance(exc, OSError)
+
+
+def describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def finish_digest(digest_id: int) -> bool:
+    """Mark the digest sent once no delivery is pending or in flight; False if some are."""
+    unfinished = Delivery.objects.filter(
+        digest_id=digest_id, status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING]
+    )
+    if unfinished.exists():
+        return False
+    Digest.objects.filter(
+        pk=digest_id, status__in=[DigestStatus.BUILT, DigestStatus.SENDING]
+    ).update(status=DigestStatus.SENT, sent_at=timezone.now())
+    return True
