@@ -1,0 +1,258 @@
+"""Fetching sources: one at a time, or a round of due sources in parallel.
+
+Each fetch ends by recording the source's health (status, error in plain words, next
+fetch time with backoff), so a broken feed is visible in the admin and retried later
+instead of silently dying. Downloads of a round run in a small thread pool; parsing
+and every database write happen in the calling thread, so no connection is shared
+across threads and the whole round works inside a test transaction.
+"""
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, download, retry_after
+from topics.ingestion import NotAFeed, ingest_feed
+from topics.models import Source
+
+logger = logging.getLogger(__name__)
+
+ROUND_WORKERS = 4
+# Transient failures are common; the first few keep the normal interval (reference §1.2).
+ERRORS_BEFORE_BACKOFF = 3
+MAX_INTERVAL = dt.timedelta(hours=24)
+
+
+class Status:
+    OK = "ok"
+    NOT_MODIFIED = "not modified"
+    FAILED = "failed"
+    GONE = "gone"
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    source_id: int
+    name: str
+    status: str  # one of Status
+    http_status: int | None = None
+    new: int = 0
+    updated: int = 0
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status in (Status.FAILED, Status.GONE)
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    fetched: int  # sources fetched without error, unchanged ones included
+    new_articles: int
+    failed: int
+    results: tuple[SourceResult, ...] = ()
+
+
+def fetch_source(source_id: int, limits: Limits = DEFAULT_LIMITS) -> SourceResult:
+    """Fetch one source now (due or not), store its new entries, record its health."""
+    source = Source.objects.get(pk=source_id)
+    return _record(source, _try_download(_Request.of(source), limits))
+
+
+def fetch_due_sources(now: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> RoundResult:
+    """Fetch every active source whose next fetch time has come."""
+    due = Source.objects.due(now).values_list("pk", flat=True)
+    return fetch_sources(list(due), limits)
+
+
+def fetch_sources(
+    source_ids: Iterable[int], limits: Limits = DEFAULT_LIMITS, workers: int = ROUND_WORKERS
+) -> RoundResult:
+    """Fetch the given sources, downloading up to `workers` at once.
+
+    A failure of any kind is recorded on its own source and counted; it never stops
+    the round.
+    """
+    sources = list(Source.objects.filter(pk__in=list(source_ids)))
+    if not sources:
+        return RoundResult(fetched=0, new_articles=0, failed=0)
+    with ThreadPoolExecutor(max_workers=min(workers, len(sources))) as pool:
+        futures = {pool.submit(_try_download, _Request.of(s), limits): s for s in sources}
+        results = [_record_safely(futures[f], f) for f in as_completed(futures)]
+    results.sort(key=lambda r: (r.name.lower(), r.source_id))
+    return RoundResult(
+        fetched=sum(not r.failed for r in results),
+        new_articles=sum(r.new for r in results),
+        failed=sum(r.failed for r in results),
+        results=tuple(results),
+    )
+
+
+def backoff_interval(consecutive_errors: int) -> dt.timedelta:
+    """When to try again after this many failures in a row: the normal interval at
+    first, then doubling, never more than a day."""
+    base = dt.timedelta(minutes=settings.DAYBRIEF_FETCH_MINUTES)
+    if consecutive_errors <= ERRORS_BEFORE_BACKOFF:
+        return base
+    doublings = min(consecutive_errors - ERRORS_BEFORE_BACKOFF, 16)  # 2**16 > a day of minutes
+    return min(base * 2**doublings, MAX_INTERVAL)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What a download thread needs: plain values, never a model instance."""
+
+    url: str
+    etag: str
+    last_modified: str
+
+    @classmethod
+    def of(cls, source: Source) -> "_Request":
+        return cls(source.feed_url, source.etag, source.last_modified)
+
+
+def _try_download(request: _Request, limits: Limits) -> Download | FetchError:
+    try:
+        return download(
+            request.url, etag=request.etag, last_modified=request.last_modified, limits=limits
+        )
+    except FetchError as exc:
+        return exc
+
+
+def _record_safely(source: Source, future: "Future[Download | FetchError]") -> SourceResult:
+    try:
+        return _record(source, future.result())
+    except Exception as exc:
+        # A bug or a database error for one source must not end the round.
+        logger.exception("Fetching source %s failed unexpectedly", source.pk)
+        message = f"unexpected error: {type(exc).__name__}: {exc}"
+        try:
+            return _fail(source, message, None, timezone.now())
+        except Exception:
+            logger.exception("Could not record the failure of source %s", source.pk)
+            return SourceResult(source.pk, source.name, Status.FAILED, error=message)
+
+
+def _record(source: Source, outcome: Download | FetchError) -> SourceResult:
+    now = timezone.now()
+    if isinstance(outcome, FetchError):
+        return _fail(source, str(outcome), None, now)
+    status = outcome.status
+    if status == 304:
+        return _not_modified(source, outcome, now)
+    if status == 410:
+        return _gone(source, now)
+    if not 200 <= status < 300:
+        delay = retry_after(outcome.headers, now) if status in (429, 503) else None
+        return _fail(source, _http_error(outcome), status, now, at_least=delay)
+    body_hash = hashlib.sha256(outcome.body).hexdigest()
+    if body_hash == source.body_hash:  # servers without validators, or ignoring them
+        return _not_modified(source, outcome, now)
+    try:
+        ingested = ingest_feed(
+            source, outcome.body, outcome.headers.get("content-type", ""), outcome.url
+        )
+    except NotAFeed as exc:
+        return _fail(source, str(exc), status, now)
+    _save_health(
+        source,
+        now,
+        status,
+        _validators(outcome),
+        body_hash=body_hash,
+        consecutive_errors=0,
+        last_error="",
+        next_fetch_at=now + backoff_interval(0),
+    )
+    return SourceResult(
+        source.pk, source.name, Status.OK, status, new=ingested.new, updated=ingested.updated
+    )
+
+
+def _not_modified(source: Source, outcome: Download, now: dt.datetime) -> SourceResult:
+    # A 304 may carry fresher validators (RFC 9111 §4.3.4); keep them when it does.
+    _save_health(
+        source,
+        now,
+        outcome.status,
+        _validators(outcome, keep_from=source),
+        consecutive_errors=0,
+        last_error="",
+        next_fetch_at=now + backoff_interval(0),
+    )
+    return SourceResult(source.pk, source.name, Status.NOT_MODIFIED, outcome.status)
+
+
+def _gone(source: Source, now: dt.datetime) -> SourceResult:
+    message = "HTTP 410 Gone: the publisher removed this feed, so the source was deactivated"
+    logger.warning("Source %s (%s): %s", source.pk, source.feed_url, message)
+    _save_health(
+        source,
+        now,
+        410,
+        {},
+        is_active=False,
+        consecutive_errors=source.consecutive_errors + 1,
+        last_error=message,
+        next_fetch_at=None,
+    )
+    return SourceResult(source.pk, source.name, Status.GONE, 410, error=message)
+
+
+def _fail(
+    source: Source,
+    message: str,
+    http_status: int | None,
+    now: dt.datetime,
+    at_least: dt.timedelta | None = None,
+) -> SourceResult:
+    logger.warning("Source %s (%s): %s", source.pk, source.feed_url, message)
+    errors = source.consecutive_errors + 1
+    delay = min(max(backoff_interval(errors), at_least or dt.timedelta(0)), MAX_INTERVAL)
+    _save_health(
+        source,
+        now,
+        http_status,
+        {},
+        consecutive_errors=errors,
+        last_error=message,
+        next_fetch_at=now + delay,
+    )
+    return SourceResult(source.pk, source.name, Status.FAILED, http_status, error=message)
+
+
+def _save_health(
+    source: Source,
+    now: dt.datetime,
+    http_status: int | None,
+    validators: dict[str, str],
+    **fields: Any,
+) -> None:
+    # A targeted update: an editor saving the source meanwhile keeps their changes.
+    fields.update(validators, last_fetched_at=now, last_status=http_status)
+    Source.objects.filter(pk=source.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(source, name, value)
+
+
+def _validators(outcome: Download, keep_from: Source | None = None) -> dict[str, str]:
+    etag = outcome.headers.get("etag", "")[:500]
+    last_modified = outcome.headers.get("last-modified", "")[:100]
+    if keep_from is not None:
+        etag = etag or keep_from.etag
+        last_modified = last_modified or keep_from.last_modified
+    return {"etag": etag, "last_modified": last_modified}
+
+
+def _http_error(outcome: Download) -> str:
+    if outcome.status == 403 and outcome.headers.get("cf-mitigated") == "challenge":
+        return "blocked by bot protection (HTTP 403)"
+    return f"HTTP {outcome.status}"
