@@ -1,0 +1,251 @@
+import datetime as dt
+import smtplib
+from unittest import mock
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+
+from newsletter import emails, sending, tokens
+from newsletter.digests import build_digest
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    DigestStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+from newsletter.sending import claim_delivery, send_digest
+from tests.factories import make_article, make_subscriber, make_topic
+from tests.smtpserver import running_smtp_server, use_smtp_server
+
+NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
+DAY = NOW.date()
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
+
+
+@pytest.fixture
+def frozen_now():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+class FlakyBackend(LocmemBackend):
+    """locmem, except that chosen recipients raise the given exception."""
+
+    failures: dict[str, Exception] = {}
+
+    def send_messages(self, messages):
+        for message in messages:
+            if message.to[0] in self.failures:
+                raise self.failures[message.to[0]]
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.EMAIL_BACKEND = "tests.test_sending.FlakyBackend"
+    FlakyBackend.failures = {}
+    yield FlakyBackend.failures
+    FlakyBackend.failures = {}
+
+
+def make_story(headline: str = "Rates cut", score: float = 9):
+    article = make_article(title=headline)
+    return make_topic(
+        [article], headline=headline, score=score, article_count=1, lead_article=article
+    )
+
+
+def built_digest(*addresses: str):
+    make_story()
+    for address in addresses:
+        make_subscriber(address)
+    return build_digest(DAY)
+
+
+def delivery_to(address: str) -> Delivery:
+    return Delivery.objects.get(subscriber__email=address)
+
+
+def test_sending_delivers_one_message_per_recipient_and_records_it():
+    digest = built_digest("alice@example.com", "bob@example.com")
+    result = send_digest(digest.pk)
+    assert (result.sent, result.failed) == (2, 0)
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
+    alice = delivery_to("alice@example.com")
+    assert alice.status == DeliveryStatus.SENT
+    assert alice.sent_at == NOW
+    assert alice.attempts == 1
+    to_alice = next(m for m in mail.outbox if m.to == ["alice@example.com"])
+    assert alice.message_id == to_alice.extra_headers["Message-ID"]
+    digest.refresh_from_db()
+    assert (digest.status, digest.sent_at) == (DigestStatus.SENT, NOW)
+
+
+def test_sending_twice_sends_each_recipient_exactly_one_message():
+    digest = built_digest("alice@example.com", "bob@example.com")
+    send_digest(digest.pk)
+    second = send_digest(digest.pk)
+    assert (second.sent, second.failed) == (0, 0)
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "bob@example.com"]
+
+
+def test_the_digest_is_rendered_once_per_send_not_per_recipient():
+    digest = built_digest("a@example.com", "b@example.com", "c@example.com")
+    with mock.patch.object(emails, "compile_mjml", wraps=emails.compile_mjml) as compile_mjml:
+        send_digest(digest.pk)
+    assert compile_mjml.call_count == 1
+    assert len(mail.outbox) == 3
+
+
+def test_each_batch_reuses_one_connection(monkeypatch):
+    digest = built_digest("a@example.com", "b@example.com", "c@example.com")
+    monkeypatch.setattr(sending, "BATCH_SIZE", 2)
+    with mock.patch.object(sending.mail, "get_connection", wraps=mail.get_connection) as connect:
+        send_digest(digest.pk)
+    assert connect.call_count == 2
+    assert len(mail.outbox) == 3
+
+
+def test_a_failing_recipient_is_recorded_and_does_not_stop_the_others(flaky):
+    digest = built_digest("alice@example.com", "bad@example.com", "carol@example.com")
+    flaky["bad@example.com"] = smtplib.SMTPRecipientsRefused(
+        {"bad@example.com": (550, b"5.1.1 No such user")}
+    )
+    result = send_digest(digest.pk)
+    assert (result.sent, result.failed) == (2, 1)
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "carol@example.com"]
+    bad = delivery_to("bad@example.com")
+    assert bad.status == DeliveryStatus.FAILED
+    assert "No such user" in bad.error
+    digest.refresh_from_db()
+    assert digest.status == DigestStatus.SENT
+
+
+def test_a_temporary_smtp_error_puts_the_delivery_back_for_the_next_run(flaky):
+    digest = built_digest("alice@example.com", "busy@example.com")
+    flaky["busy@example.com"] = smtplib.SMTPDataError(451, b"4.3.0 Try again later")
+    result = send_digest(digest.pk)
+    assert (result.sent, result.failed, result.deferred) == (1, 0, 1)
+    busy = delivery_to("busy@example.com")
+    assert (busy.status, busy.attempts) == (DeliveryStatus.PENDING, 1)
+    digest.refresh_from_db()
+    # Not finished while someone is still waiting for it.
+    assert digest.status == DigestStatus.SENDING
+
+    flaky.clear()
+    assert send_digest(digest.pk).sent == 1
+    assert delivery_to("busy@example.com").status == DeliveryStatus.SENT
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "busy@example.com"]
+
+
+def test_temporary_errors_give_up_after_the_last_attempt(flaky):
+    digest = built_digest("busy@example.com")
+    flaky["busy@example.com"] = ConnectionResetError("connection reset by peer")
+    Delivery.objects.update(attempts=sending.MAX_ATTEMPTS - 1)
+    assert send_digest(digest.pk).failed == 1
+    busy = delivery_to("busy@example.com")
+    assert (busy.status, busy.attempts) == (DeliveryStatus.FAILED, sending.MAX_ATTEMPTS)
+
+
+def test_a_delivery_claimed_by_someone_else_first_is_not_sent_again():
+    digest = built_digest("alice@example.com", "bob@example.com")
+    bob = delivery_to("bob@example.com")
+    real_claim = sending.claim_delivery
+
+    def another_worker_wins_bob(delivery_id: int) -> bool:
+        if delivery_id == bob.pk:
+            assert real_claim(delivery_id)  # the other worker's claim
+        return real_claim(delivery_id)
+
+    with mock.patch.object(sending, "claim_delivery", side_effect=another_worker_wins_bob):
+        result = send_digest(digest.pk)
+    assert result.sent == 1
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+    # Bob's row belongs to the other worker now; the digest waits for it.
+    assert delivery_to("bob@example.com").status == DeliveryStatus.SENDING
+    digest.refresh_from_db()
+    assert digest.status == DigestStatus.SENDING
+
+
+def test_claiming_succeeds_once():
+    built_digest("alice@example.com")
+    delivery = delivery_to("alice@example.com")
+    assert claim_delivery(delivery.pk) is True
+    assert claim_delivery(delivery.pk) is False
+
+
+def test_someone_who_unsubscribed_after_the_build_is_skipped():
+    digest = built_digest("alice@example.com", "gone@example.com")
+    Subscriber.objects.filter(email="gone@example.com").update(status=SubscriberStatus.UNSUBSCRIBED)
+    result = send_digest(digest.pk)
+    assert (result.sent, result.skipped) == (1, 1)
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+    assert delivery_to("gone@example.com").status == DeliveryStatus.SKIPPED
+
+
+def test_a_day_without_stories_emails_nobody():
+    make_subscriber("alice@example.com")
+    digest = build_digest(DAY)
+    result = send_digest(digest.pk)
+    assert (result.sent, result.failed) == (0, 0)
+    assert mail.outbox == []
+
+
+def test_a_paused_digest_sends_nothing():
+    digest = built_digest("alice@example.com")
+    digest.status = DigestStatus.PAUSED
+    digest.save()
+    send_digest(digest.pk)
+    assert mail.outbox == []
+    assert delivery_to("alice@example.com").status == DeliveryStatus.PENDING
+
+
+def test_smtp_reply_codes_decide_between_retry_and_failure():
+    assert sending.is_transient(smtplib.SMTPDataError(451, b"later"))
+    assert sending.is_transient(smtplib.SMTPServerDisconnected("gone"))
+    assert sending.is_transient(TimeoutError())
+    assert not sending.is_transient(smtplib.SMTPDataError(554, b"spam"))
+    assert not sending.is_transient(smtplib.SMTPRecipientsRefused({"x@y": (550, b"no")}))
+    assert not sending.is_transient(ValueError("bad header"))
+
+
+def test_digest_arrives_intact_through_a_real_smtp_server(settings):
+    settings.UNSUBSCRIBE_MAILTO = "leave@daybrief.example"
+    digest = built_digest("alice@example.com", "bounce@example.com", "later@example.com")
+    reject = {
+        "bounce@example.com": "550 5.1.1 No such user",
+        "later@example.com": "451 4.7.1 Greylisted, try again",
+    }
+    with running_smtp_server(reject=reject) as server:
+        use_smtp_server(settings, server)
+        result = send_digest(digest.pk)
+
+    assert (result.sent, result.failed, result.deferred) == (1, 1, 1)
+    [received] = server.messages
+    assert received.rcpt_tos == ["alice@example.com"]
+    message = received.message
+    assert message["Subject"] == "Daybrief for Thu 26 Nov: Rates cut"
+    assert message.get_content_type() == "multipart/alternative"
+
+    unsubscribe, mailto = (part.strip(" <>") for part in message["List-Unsubscribe"].split(","))
+    token = unsubscribe.rstrip("/").rsplit("/", 1)[1]
+    assert unsubscribe.startswith("http://localhost:8000/unsubscribe/")
+    alice = delivery_to("alice@example.com")
+    assert tokens.read_token(tokens.UNSUBSCRIBE, token) == alice.subscriber_id
+    assert mailto.startswith("mailto:leave@daybrief.example?subject=unsubscribe%20")
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["Message-ID"] == alice.message_id
+
+    text, html = received.part("plain"), received.part("html")
+    assert "1. Rates cut" in text
+    assert f"Unsubscribe with one click: {unsubscribe}" in text
+    assert "Rates cut</a>" in html
+    assert f'href="{unsubscribe}"' in html
+
+    assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
+    assert "No such user" in delivery_to("bounce@example.com").error
+    assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
