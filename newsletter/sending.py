@@ -133,8 +133,10 @@ def record(delivery_id: int, status: str, **fields: object) -> str:
 
 
 def record_failure(delivery: Delivery, exc: Exception, connection: BaseEmailBackend) -> str:
-    if smtp_code(exc) is None and isinstance(exc, OSError):
-        # The connection itself broke: drop it so the next message reconnects.
+    code = smtp_code(exc)
+    if (code is None and isinstance(exc, OSError)) or code == 421:
+        # The connection broke, or the server is closing it: drop it so the next
+        # message reconnects instead of failing on a dead socket.
         with suppress(Exception):
             connection.close()
     attempts = delivery.attempts + 1

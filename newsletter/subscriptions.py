@@ -32,7 +32,9 @@ def request_subscription(email: str, name: str = "") -> Subscriber:
             subscriber.status = SubscriberStatus.PENDING
             subscriber.save(update_fields=["status"])
         subscriber_id = subscriber.pk
-        transaction.on_commit(lambda: send_confirmation(subscriber_id))
+        # robust: a mail server that is down must not turn the signup page into a 500;
+        # the address stays pending and signing up again resends the link.
+        transaction.on_commit(lambda: send_confirmation(subscriber_id), robust=True)
     return subscriber
 
 
@@ -78,7 +80,8 @@ def unsubscribe(token: str, notify: bool = False) -> Subscriber | None:
             .update(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=timezone.now())
         )
         if changed and notify:
-            transaction.on_commit(lambda: emails.goodbye_message(subscriber).send())
+            goodbye = emails.goodbye_message(subscriber)
+            transaction.on_commit(goodbye.send, robust=True)
     subscriber.refresh_from_db()
     return subscriber
 

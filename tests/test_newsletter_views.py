@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 from django.urls import reverse
 
@@ -60,6 +61,22 @@ def test_subscribing_an_already_subscribed_address_looks_the_same_but_sends_noth
     assert response.status_code == 302
     assert response["Location"] == reverse("newsletter:subscribe_pending")
     assert mail.outbox == []
+
+
+class DownBackend(BaseEmailBackend):
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")
+
+
+def test_a_mail_server_outage_does_not_break_the_signup_page(
+    client, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "tests.test_newsletter_views.DownBackend"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("newsletter:subscribe"), {"email": "alice@example.com"})
+    assert response.status_code == 302
+    # Still pending: signing up again resends the link.
+    assert Subscriber.objects.get().status == SubscriberStatus.PENDING
 
 
 def test_an_invalid_address_redisplays_the_form_with_an_error(client):
