@@ -2,7 +2,9 @@
 
 import datetime as dt
 import gzip
+import itertools
 import zlib
+from types import SimpleNamespace
 from unittest import mock
 
 import httpx
@@ -11,9 +13,15 @@ from django.test import SimpleTestCase, TestCase, override_settings
 
 from tests.factories import make_source
 from tests.feedserver import FeedServer, Request, Response
-from topics import ingestion
+from topics import feed_http, fetching, ingestion
 from topics.feed_http import Limits, check_destination, retry_after
-from topics.fetching import Status, backoff_interval, fetch_due_sources, fetch_source
+from topics.fetching import (
+    Status,
+    backoff_interval,
+    fetch_due_sources,
+    fetch_source,
+    fetch_sources,
+)
 from topics.models import Article
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
@@ -202,6 +210,20 @@ class FetchSourceTests(TestCase):
 
         self.assertEqual(result.error, "timed out after 0 s")
 
+    def test_the_overall_deadline_is_checked_while_the_body_streams(self) -> None:
+        self.server.route("/rss", RSS, headers=RSS_HEADERS)
+        # time-machine leaves the monotonic clock alone, so the fetcher's own clock is
+        # replaced: the deadline is set at 0 s, the request goes out at 0 s, and the
+        # first chunk of the body arrives "at" 100 s.
+        clock = itertools.chain([0.0, 0.0], itertools.repeat(100.0))
+        fake_time = SimpleNamespace(monotonic=lambda: next(clock))
+
+        with mock.patch.object(feed_http, "time", fake_time):
+            result = self.fetch(self.source_for("/rss"), Limits(total=20.0))
+
+        self.assertEqual(result.error, "timed out after 20 s")
+        self.assertEqual(len(self.server.requests_for("/rss")), 1)
+
     def test_an_html_page_instead_of_a_feed_is_an_error(self) -> None:
         page = b"<!doctype html><html><head><title>Welcome</title></head><body>Hi</body></html>"
         self.server.route("/page", page, headers={"Content-Type": "text/html"})
@@ -274,10 +296,18 @@ class FetchSourceTests(TestCase):
 
         result = self.fetch(self.source_for("/rss"))
 
-        self.assertEqual(
-            result.error, "refused: 127.0.0.1 resolves to a private address (127.0.0.1)"
-        )
+        self.assertEqual(result.error, "refused: 127.0.0.1 is a private address")
         self.assertEqual(self.server.requests, [])  # refused before connecting
+
+    @override_settings(DAYBRIEF_ALLOW_PRIVATE_FEEDS=False)
+    def test_a_name_that_resolves_to_a_private_address_is_refused(self) -> None:
+        self.server.route("/rss", RSS, headers=RSS_HEADERS)
+        url = self.server.url("/rss").replace("127.0.0.1", "localhost")
+
+        result = self.fetch(make_source(feed_url=url))
+
+        self.assertRegex(result.error, r"^refused: localhost resolves to a private address \(")
+        self.assertEqual(self.server.requests, [])
 
     def test_an_unreachable_host_is_an_error(self) -> None:
         source = make_source(feed_url="http://127.0.0.1:9/feed.xml")  # discard port: closed
@@ -333,6 +363,25 @@ class FetchDueSourcesTests(TestCase):
         self.assertEqual(broken.last_error, "unexpected error: RuntimeError: boom")
         self.assertEqual(broken.consecutive_errors, 1)
 
+    def test_a_round_takes_the_longest_waiting_sources_first_up_to_the_batch_size(self) -> None:
+        make_source(name="Recent", feed_url=self.server.url("/rss"), next_fetch_at=NOW)
+        waiting = make_source(
+            name="Waiting", feed_url=self.server.url("/atom"), next_fetch_at=NOW - INTERVAL
+        )
+
+        with mock.patch.object(fetching, "ROUND_BATCH", 1):
+            result = fetch_due_sources(NOW, FAST)
+
+        self.assertEqual([r.source_id for r in result.results], [waiting.pk])
+
+    def test_a_round_with_more_sources_than_threads_fetches_them_all(self) -> None:
+        sources = [make_source(feed_url=self.server.url(f"/rss?{n}")) for n in range(5)]
+
+        result = fetch_sources([s.pk for s in sources], FAST, workers=1)
+
+        self.assertEqual((result.fetched, result.new_articles), (5, 10))
+        self.assertEqual(len(self.server.requests_for("/rss")), 5)
+
     def test_a_round_with_nothing_due_does_nothing(self) -> None:
         make_source(feed_url=self.server.url("/rss"), next_fetch_at=NOW + INTERVAL)
 
@@ -358,6 +407,7 @@ class FetchPolicyTests(SimpleTestCase):
         self.assertEqual(
             retry_after(headers("Mon, 02 Mar 2026 10:30:00 GMT"), NOW), dt.timedelta(hours=1)
         )
+        self.assertEqual(retry_after(headers("9" * 30), NOW), dt.timedelta(days=7))
         self.assertIsNone(retry_after(headers("soon"), NOW))
         self.assertIsNone(retry_after(httpx.Headers(), NOW))
 

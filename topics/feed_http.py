@@ -23,6 +23,8 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 CHUNK_BYTES = 64 * 1024
+# Callers cap the delay anyway; this only keeps absurd values from overflowing timedelta.
+MAX_RETRY_AFTER_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,10 @@ def download(
         with _client(limits, deadline) as client, client.stream("GET", url, headers=headers) as r:
             body = _read_body(r, limits, deadline) if 200 <= r.status_code < 300 else b""
             return Download(r.status_code, str(r.url), r.headers, body)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL is not an HTTPError
         raise FetchError(_describe(exc, limits)) from exc
+    except UnicodeError as exc:  # the resolver refusing a host name such as "a..b"
+        raise FetchError(f"invalid host name in {url}") from exc
 
 
 def check_destination(url: httpx.URL) -> None:
@@ -87,7 +91,7 @@ def check_destination(url: httpx.URL) -> None:
     private address could otherwise be steered to the private one.
     """
     if url.scheme not in ("http", "https"):
-        raise FetchError(f"refused: only http and https feeds are supported, not {url.scheme}:")
+        raise FetchError(f"refused: only http and https feeds are supported ({url})")
     if settings.DAYBRIEF_ALLOW_PRIVATE_FEEDS:
         return
     host = url.host
@@ -98,8 +102,11 @@ def check_destination(url: httpx.URL) -> None:
         raise FetchError(f"could not resolve the host {host}") from None
     for info in infos:
         address = str(info[4][0])
-        if not _is_public(address):
-            raise FetchError(f"refused: {host} resolves to a private address ({address})")
+        if _is_public(address):
+            continue
+        if address == host:
+            raise FetchError(f"refused: {host} is a private address")
+        raise FetchError(f"refused: {host} resolves to a private address ({address})")
 
 
 def retry_after(headers: httpx.Headers, now: dt.datetime) -> dt.timedelta | None:
@@ -108,7 +115,7 @@ def retry_after(headers: httpx.Headers, now: dt.datetime) -> dt.timedelta | None
     if not raw:
         return None
     if raw.isdigit():
-        return dt.timedelta(seconds=int(raw))
+        return dt.timedelta(seconds=min(int(raw), MAX_RETRY_AFTER_SECONDS))
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):
@@ -210,7 +217,7 @@ def _is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def _describe(exc: httpx.HTTPError, limits: Limits) -> str:
+def _describe(exc: httpx.HTTPError | httpx.InvalidURL, limits: Limits) -> str:
     """Plain words for an httpx failure; the exception text is kept for the rest."""
     if isinstance(exc, httpx.ConnectTimeout):
         return f"could not connect within {limits.connect:g} s"

@@ -8,14 +8,16 @@ across threads and the whole round works inside a test transaction.
 """
 
 import datetime as dt
+import enum
 import hashlib
 import logging
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, download, retry_after
@@ -25,12 +27,16 @@ from topics.models import Source
 logger = logging.getLogger(__name__)
 
 ROUND_WORKERS = 4
+# A round must end well inside the task timeout (600 s): a fetch takes at most about
+# 30 s (total + one stalled read), so 60 sources over 4 threads is at worst ~450 s.
+# Sources left over are still due and go first in the next round.
+ROUND_BATCH = 60
 # Transient failures are common; the first few keep the normal interval (reference §1.2).
 ERRORS_BEFORE_BACKOFF = 3
 MAX_INTERVAL = dt.timedelta(hours=24)
 
 
-class Status:
+class Status(enum.StrEnum):
     OK = "ok"
     NOT_MODIFIED = "not modified"
     FAILED = "failed"
@@ -41,7 +47,7 @@ class Status:
 class SourceResult:
     source_id: int
     name: str
-    status: str  # one of Status
+    status: Status
     http_status: int | None = None
     new: int = 0
     updated: int = 0
@@ -63,13 +69,14 @@ class RoundResult:
 def fetch_source(source_id: int, limits: Limits = DEFAULT_LIMITS) -> SourceResult:
     """Fetch one source now (due or not), store its new entries, record its health."""
     source = Source.objects.get(pk=source_id)
-    return _record(source, _try_download(_Request.of(source), limits))
+    return _record_safely(source, _try_download(_Request.of(source), limits))
 
 
 def fetch_due_sources(now: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> RoundResult:
-    """Fetch every active source whose next fetch time has come."""
-    due = Source.objects.due(now).values_list("pk", flat=True)
-    return fetch_sources(list(due), limits)
+    """Fetch the active sources whose next fetch time has come, longest-waiting first,
+    at most ROUND_BATCH of them."""
+    due = Source.objects.due(now).order_by(F("next_fetch_at").asc(nulls_first=True), "pk")
+    return fetch_sources(list(due.values_list("pk", flat=True)[:ROUND_BATCH]), limits)
 
 
 def fetch_sources(
@@ -81,11 +88,7 @@ def fetch_sources(
     the round.
     """
     sources = list(Source.objects.filter(pk__in=list(source_ids)))
-    if not sources:
-        return RoundResult(fetched=0, new_articles=0, failed=0)
-    with ThreadPoolExecutor(max_workers=min(workers, len(sources))) as pool:
-        futures = {pool.submit(_try_download, _Request.of(s), limits): s for s in sources}
-        results = [_record_safely(futures[f], f) for f in as_completed(futures)]
+    results = [_record_safely(s, d) for s, d in _downloads(sources, limits, workers)]
     results.sort(key=lambda r: (r.name.lower(), r.source_id))
     return RoundResult(
         fetched=sum(not r.failed for r in results),
@@ -118,18 +121,50 @@ class _Request:
         return cls(source.feed_url, source.etag, source.last_modified)
 
 
+def _downloads(
+    sources: list[Source], limits: Limits, workers: int
+) -> Iterator[tuple[Source, Download | FetchError]]:
+    """Each source with its download, as soon as that is ready.
+
+    Threads only download; they never touch the database. At most 2 × `workers`
+    downloads are started and not yet handed over, so a round holds a bounded number
+    of bodies (each up to `limits.max_bytes`) however many sources it has.
+    """
+    waiting = iter(sources)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: dict[Future[Download | FetchError], Source] = {}
+
+        def start_next() -> None:
+            source = next(waiting, None)
+            if source is not None:
+                pending[pool.submit(_try_download, _Request.of(source), limits)] = source
+
+        for _ in range(2 * workers):
+            start_next()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                source = pending.pop(future)
+                yield source, future.result()
+                start_next()
+
+
 def _try_download(request: _Request, limits: Limits) -> Download | FetchError:
+    """The download, or what went wrong; never raises, so one source cannot end a round."""
     try:
         return download(
             request.url, etag=request.etag, last_modified=request.last_modified, limits=limits
         )
     except FetchError as exc:
         return exc
+    except Exception as exc:
+        logger.exception("Downloading %s failed unexpectedly", request.url)
+        return FetchError(f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _record_safely(source: Source, future: "Future[Download | FetchError]") -> SourceResult:
+def _record_safely(source: Source, outcome: Download | FetchError) -> SourceResult:
     try:
-        return _record(source, future.result())
+        return _record(source, outcome)
     except Exception as exc:
         # A bug or a database error for one source must not end the round.
         logger.exception("Fetching source %s failed unexpectedly", source.pk)
