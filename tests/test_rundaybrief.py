@@ -29,14 +29,17 @@ from newsletter.management.commands.rundaybrief import (
     AdminAccount,
     Child,
     ChildDied,
+    StopRequested,
     check_children,
     defer_scheduled_fetch,
     describe_admin,
     describe_summary,
     ensure_admin,
     prepare_demo,
+    restore_signals,
     run_cycle,
     stop_children,
+    stop_on_signals,
     wait_until_answering,
 )
 from newsletter.models import Subscriber
@@ -210,6 +213,17 @@ class ChildProcessTests(SimpleTestCase):
         self.assertEqual(child.process.returncode, -signal.SIGKILL)
         child.process.stdout.close()
 
+    def test_a_stop_signal_raises_stop_requested_and_later_ones_are_ignored(self) -> None:
+        previous = stop_on_signals()
+        try:
+            with self.assertRaises(StopRequested):
+                signal.raise_signal(signal.SIGTERM)
+            # A second Ctrl-C must not interrupt the shutdown under way.
+            self.assertIs(signal.getsignal(signal.SIGINT), signal.SIG_IGN)
+        finally:
+            restore_signals(previous)
+        self.assertEqual(signal.getsignal(signal.SIGTERM), previous[signal.SIGTERM])
+
     def test_waiting_for_the_site_ends_when_it_answers(self) -> None:
         with FeedServer() as server:
             server.route("/", "hello")
@@ -376,10 +390,13 @@ class RunDaybriefProcessTests(SimpleTestCase):
         with self.assertRaises(ProcessLookupError):
             os.kill(worker, 0)
 
-    def test_the_first_cycle_delivers_todays_digest_to_the_outbox(self) -> None:
+    def _skip_without_the_full_cycle(self) -> None:
         missing = [name for name in FULL_CYCLE_MODULES if importlib.util.find_spec(name) is None]
         if missing:
             self.skipTest(f"the full cycle needs modules not written yet: {', '.join(missing)}")
+
+    def test_the_first_cycle_delivers_todays_digest_to_the_outbox(self) -> None:
+        self._skip_without_the_full_cycle()
         _migrate(self.var_dir)
         daybrief = self._run()
         daybrief.wait_for("Admin password:", timeout=55)
@@ -388,3 +405,12 @@ class RunDaybriefProcessTests(SimpleTestCase):
         self.assertEqual(_count(self.var_dir, "newsletter_delivery", "status = 'sent'"), 4)
         self.assertTrue(any((self.var_dir / "outbox").iterdir()))
         self.assertEqual(daybrief.stop(), 0)
+
+    def test_cycle_only_runs_one_cycle_in_process_and_exits(self) -> None:
+        self._skip_without_the_full_cycle()
+        _migrate(self.var_dir)
+        daybrief = self._run("--cycle-only")
+        self.assertEqual(daybrief.process.wait(timeout=55), 0)
+        daybrief.wait_for("Stopped.", timeout=5)
+        self.assertIn("First cycle done", daybrief.text)
+        self.assertEqual(_count(self.var_dir, "newsletter_delivery", "status = 'sent'"), 4)

@@ -180,14 +180,23 @@ def stop_children(children: list[Child], grace: float = GRACE_PERIOD) -> None:
             child.process.wait()
 
 
-def stop_on_signals() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _request_stop)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+Handlers = dict[signal.Signals, Any]
+
+
+def stop_on_signals() -> Handlers:
+    """Turn the stop signals into StopRequested; returns the handlers they had before."""
+    return {signum: signal.signal(signum, _request_stop) for signum in STOP_SIGNALS}
+
+
+def restore_signals(previous: Handlers) -> None:
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 def _request_stop(signum: int, frame: FrameType | None) -> None:
     # One request is enough: the shutdown that follows must not itself be interrupted.
-    for other in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for other in STOP_SIGNALS:
         signal.signal(other, signal.SIG_IGN)
     raise StopRequested(signal.Signals(signum).name)
 
@@ -225,13 +234,14 @@ class Command(BaseCommand):
         self.say(prepare_demo(settings.SITE_URL))
         account = ensure_admin()
         children: list[Child] = []
-        stop_on_signals()
+        previous = stop_on_signals()
         try:
             self.start(children, account, options)
         except StopRequested as stop:
             self.say(f"Stopping ({stop})…")
         finally:
             stop_children(children)
+            restore_signals(previous)
         self.say("Stopped.")
 
     def start(self, children: list[Child], account: AdminAccount, options: dict[str, Any]) -> None:
@@ -279,8 +289,10 @@ class Command(BaseCommand):
             f"  Admin:           {site}{reverse('admin:index')}",
             f"  Outbox (emails): {site}{reverse('outbox_index')}",
             f"  Today's digest:  {site}{reverse('newsletter:archive', args=[today])}",
-            *account_lines,
         ]
+        if settings.DAYBRIEF_DEMO:
+            lines.append(f"  Demo newsroom:   {site}{reverse('demo:index')}")
+        lines.extend(account_lines)
         self.say("\n".join(lines))
 
     def say(self, message: str) -> None:
