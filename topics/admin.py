@@ -1,6 +1,7 @@
 """The newsroom's admin: sources and their health, articles, and the topics editors curate."""
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -13,10 +14,13 @@ from topics.models import Article, Source, Topic
 # Topic fields enrichment writes and an editor may overrule; once an editor changes one,
 # enrichment leaves it alone (see Topic.edited_fields).
 EDITABLE_TOPIC_FIELDS = ("headline", "dek", "summary", "category", "tags", "primary_entity")
+# Feeds and articles are on the web: a URL typed without a scheme means https.
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     list_display = (
         "name",
         "relation",
@@ -78,6 +82,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 @admin.register(Article)
 class ArticleAdmin(admin.ModelAdmin):
+    formfield_overrides = URL_FIELDS
     list_display = (
         "title",
         "source",
