@@ -165,10 +165,10 @@ _LUMORA_BRIGHTWAVE = (
         author="Tomas Reyne",
         title="Lumora Systems to buy Brightwave Robotics for 4.2 billion crowns",
         summary=(
-            "Lumora Systems has agreed to acquire Brightwave Robotics, the Dunmore maker of "
-            "warehouse robots, for 4.2 billion crowns in cash. Lumora will pay 38 crowns a "
-            "share, a 41% premium to Brightwave's last close. The deal is expected to close "
-            "in the third quarter, subject to review by the Arden Competition Authority."
+            "Lumora Systems has agreed to buy Brightwave Robotics, the Dunmore maker of "
+            "Tallyarm warehouse robots, for 4.2 billion crowns in cash. Lumora will pay 38 "
+            "crowns a share, a 41% premium. Chief executive Nadia Ferrante said the takeover "
+            "needs approval from the Arden Competition Authority."
         ),
     ),
     DemoArticle(
@@ -177,12 +177,12 @@ _LUMORA_BRIGHTWAVE = (
         day=0,
         hours_before=8.5,
         author="Nadia Ferrante",
-        title="Lumora and Brightwave: building the robots that run the warehouse",
+        title="Lumora Systems will acquire Brightwave Robotics, maker of Tallyarm robots",
         summary=(
-            "Today we announced an agreement to bring Brightwave Robotics into Lumora. "
-            "Brightwave's Tallyarm robots already pick and pack for more than 300 warehouses, "
-            "and Lumora's chips will make them faster and cheaper to run, writes chief "
-            "executive Nadia Ferrante. Oskar Bell and the Brightwave team will stay in Dunmore."
+            "Today Lumora Systems agreed to acquire Brightwave Robotics for 4.2 billion "
+            "crowns. Brightwave's Tallyarm warehouse robots already work in 300 warehouses, and "
+            "Lumora's Helix chips will make them faster, writes chief executive Nadia Ferrante. "
+            "Brightwave founder Oskar Bell and his team will stay in Dunmore."
         ),
     ),
     DemoArticle(
@@ -191,12 +191,12 @@ _LUMORA_BRIGHTWAVE = (
         day=0,
         hours_before=7,
         author="Greta Salonen",
-        title="Lumora's 4.2bn-crown Brightwave deal puts Dunmore jobs in the spotlight",
+        title="Lumora's 4.2 billion crown Brightwave takeover puts Dunmore jobs in the spotlight",
         summary=(
-            "Brightwave Robotics employs 2,100 people at its Dunmore plant, and unions want "
-            "Lumora Systems to promise the jobs stay there. Lumora chief executive Nadia "
-            "Ferrante said the 4.2 billion crown takeover was about growth, not cuts. "
-            "Brightwave founder Oskar Bell will run the robotics business inside Lumora."
+            "Brightwave Robotics employs 2,100 people in Dunmore building Tallyarm warehouse "
+            "robots, and unions want Lumora Systems to promise the jobs stay. Lumora chief "
+            "executive Nadia Ferrante said the 4.2 billion crown takeover of Brightwave was "
+            "about growth, not cuts."
         ),
     ),
     DemoArticle(
@@ -205,12 +205,12 @@ _LUMORA_BRIGHTWAVE = (
         day=0,
         hours_before=6,
         author="Sora Whitlock",
-        title="Why Lumora wants Brightwave's Tallyarm robots",
+        title="Why Lumora Systems wants Brightwave Robotics and its Tallyarm robots",
         summary=(
             "Lumora Systems sells the Helix chips that robots think with; Brightwave Robotics "
-            "builds the Tallyarm robots that warehouses buy. Owning both lets Lumora sell a "
-            "whole picking system instead of a part. The 4.2 billion crown price looks steep "
-            "for a company with 610 million crowns of revenue, unless Tallyarm sales double."
+            "builds the Tallyarm warehouse robots. Owning both lets Lumora sell a whole picking "
+            "system. The 4.2 billion crown takeover price looks steep for a company with 610 "
+            "million crowns of revenue."
         ),
     ),
     DemoArticle(
@@ -219,11 +219,12 @@ _LUMORA_BRIGHTWAVE = (
         day=0,
         hours_before=4,
         author="Tomas Reyne",
-        title="Brightwave shares jump 37% after Lumora takeover agreement",
+        title="Brightwave Robotics shares jump 37% on Lumora Systems takeover",
         summary=(
-            "Shares in Brightwave Robotics rose 37% to 37.10 crowns in Kellbridge trading, "
-            "just below the 38 crowns a share Lumora Systems has offered. Lumora's own shares "
-            "slipped 3%. Analysts said the gap reflects doubts about competition approval."
+            "Shares in Brightwave Robotics jumped 37% to 37.10 crowns, just below the 38 "
+            "crowns a share Lumora Systems offered in its 4.2 billion crown takeover. Lumora "
+            "shares slipped 3%. Analysts pointed to doubts about approval from the Arden "
+            "Competition Authority."
         ),
     ),
     DemoArticle(
@@ -232,12 +233,12 @@ _LUMORA_BRIGHTWAVE = (
         day=0,
         hours_before=2,
         author="Priya Castellanos",
-        title="Lumora is buying a robot company. It is really buying a sales team",
+        title="Lumora is buying Brightwave Robotics. It is really buying a sales team",
         summary=(
-            "Everyone is talking about the Tallyarm robots, but the prize in Lumora's 4.2 "
-            "billion crown deal for Brightwave is the 300 warehouse customers that come with "
-            "them. Chips are sold to engineers; robots are sold to operations managers. "
-            "Nadia Ferrante is paying a 41% premium to learn the second conversation."
+            "Everyone is talking about the Tallyarm warehouse robots, but the prize in Lumora "
+            "Systems' 4.2 billion crown takeover of Brightwave Robotics is the 300 warehouse "
+            "customers that come with them. Chips are sold to engineers; robots are sold to "
+            "operations managers. Nadia Ferrante is paying a 41% premium to learn that."
         ),
     ),
     DemoArticle(
@@ -246,12 +247,12 @@ _LUMORA_BRIGHTWAVE = (
         day=0,
         hours_before=1,
         author="Marcus Oduya",
-        title="Competition Authority signals close look at Lumora–Brightwave merger",
+        title="Competition Authority to examine Lumora's Brightwave Robotics takeover",
         summary=(
-            "The Arden Competition Authority said it will examine whether Lumora Systems "
-            "could shut rival robot makers out of its Helix chips after buying Brightwave "
-            "Robotics. A first-phase decision is due within 40 working days. Lumora said it "
-            "will keep selling Helix chips to every robot maker."
+            "The Arden Competition Authority will examine whether Lumora Systems could shut "
+            "rival robot makers out of its Helix chips after its 4.2 billion crown takeover of "
+            "Brightwave Robotics. A decision is due within 40 working days. Lumora said it "
+            "will keep selling Helix chips to every maker of warehouse robots."
         ),
     ),
 )
@@ -263,12 +264,12 @@ _KESTREL_TERN = (
         day=-1,
         hours_before=10,
         author="Kestrel Aerospace",
-        title="Osprey-2 lifts off with the first six Tern satellites",
+        title="Osprey-2 rocket launches the first six Tern satellites from Varro Island",
         summary=(
-            "Our Osprey-2 rocket lifted off from the Varro Island spaceport at 06:42 and "
-            "placed six Tern earth-observation satellites in orbit. Tern will map soil "
-            "moisture and spot wildfires across Arden every three hours. Mission lead "
-            "Dr. Amara Quist called it the start of a 24-satellite constellation."
+            "Our Osprey-2 rocket lifted off from the Varro Island spaceport at 06:42 and placed "
+            "six Tern earth-observation satellites in orbit. The Tern satellites will map soil "
+            "moisture and spot wildfires across Arden every three hours. Mission lead Dr. Amara "
+            "Quist called it the start of a 24-satellite Tern constellation."
         ),
     ),
     DemoArticle(
@@ -279,9 +280,9 @@ _KESTREL_TERN = (
         author="Adaeze Holm",
         title="Kestrel Aerospace puts six Tern satellites into orbit from Varro Island",
         summary=(
-            "Kestrel Aerospace launched six Tern satellites on its Osprey-2 rocket from Varro "
-            "Island, the company's second successful orbital flight. The satellites will "
-            "monitor crops and wildfires. Kestrel plans 24 Tern satellites by the end of next year."
+            "Kestrel Aerospace launched six Tern satellites on its Osprey-2 rocket from the "
+            "Varro Island spaceport. The Tern satellites will monitor soil moisture and "
+            "wildfires. Kestrel plans a constellation of 24 Tern satellites by next year."
         ),
     ),
     DemoArticle(
@@ -292,10 +293,10 @@ _KESTREL_TERN = (
         author="Hana Ivers",
         title="What Kestrel's Tern satellites will measure, and why farmers care",
         summary=(
-            "Each Tern satellite carries a microwave radiometer that reads soil moisture to "
-            "a depth of about five centimetres. Dr. Amara Quist of Kestrel Aerospace says "
-            "passes every three hours will let agronomists see drought stress days before it "
-            "shows on leaves. Independent scientists want the calibration data published."
+            "Each Tern satellite launched by Kestrel Aerospace on Osprey-2 carries a microwave "
+            "radiometer that reads soil moisture. Dr. Amara Quist says passes every three hours "
+            "will show drought stress days before it reaches the leaves. Scientists want the "
+            "Tern calibration data published."
         ),
     ),
     DemoArticle(
@@ -304,12 +305,11 @@ _KESTREL_TERN = (
         day=-1,
         hours_before=3,
         author="Lena Farrow",
-        title="Arden's first home-grown satellite constellation reaches orbit",
+        title="Kestrel's six Tern satellites reach orbit on an Osprey-2 rocket",
         summary=(
-            "Six Tern satellites built by Kestrel Aerospace are circling the Earth after an "
-            "Osprey-2 launch from Varro Island. The government paid 90 million crowns toward "
-            "the Tern programme in exchange for wildfire data. Kestrel says the next six "
-            "satellites will fly in the spring."
+            "Six Tern satellites built by Kestrel Aerospace are in orbit after an Osprey-2 "
+            "launch from Varro Island, Arden's first home-grown satellite constellation. The "
+            "government paid 90 million crowns toward Tern in exchange for wildfire data."
         ),
     ),
     DemoArticle(
@@ -318,12 +318,11 @@ _KESTREL_TERN = (
         day=0,
         hours_before=14,
         author="Ruth Adebayo",
-        title="Tern satellites promise earlier wildfire warnings, Kestrel says",
+        title="Kestrel's Tern satellites promise earlier wildfire warnings",
         summary=(
-            "Fire services in southern Arden will receive Tern satellite alerts within 20 "
-            "minutes of a hotspot appearing, Kestrel Aerospace says. The first six Tern "
-            "satellites went up on an Osprey-2 rocket this week. Fire chiefs say faster "
-            "detection matters more than ever after a dry spring."
+            "Fire services will get Tern satellite wildfire alerts within 20 minutes of a "
+            "hotspot appearing, Kestrel Aerospace says. The first six Tern satellites went up "
+            "on an Osprey-2 rocket from Varro Island this week, and will also track soil moisture."
         ),
     ),
 )
@@ -335,11 +334,11 @@ _BANK_OF_ARDEN = (
         day=-1,
         hours_before=6,
         author="Adaeze Holm",
-        title="Bank of Arden holds rates at 3.75% as services inflation lingers",
+        title="Bank of Arden holds interest rates at 3.75% as services inflation lingers",
         summary=(
-            "The Bank of Arden kept its benchmark interest rate at 3.75% for a third "
-            "meeting in a row. Governor Miriam Okafor said services inflation of 4.1% was "
-            "still too high. Two of the nine members of the monetary committee voted for a cut."
+            "The Bank of Arden kept its benchmark interest rate at 3.75% for a third meeting. "
+            "Governor Miriam Okafor said services inflation of 4.1% was still too high for a "
+            "rate cut. Two of the nine members of the monetary committee voted to cut."
         ),
     ),
     DemoArticle(
@@ -348,11 +347,11 @@ _BANK_OF_ARDEN = (
         day=-1,
         hours_before=4,
         author="Marcus Oduya",
-        title="Okafor keeps borrowing costs on hold, but two policymakers break ranks",
+        title="Okafor keeps Bank of Arden rates on hold, but two policymakers vote to cut",
         summary=(
-            "Miriam Okafor's Bank of Arden left rates at 3.75%, but the 7-2 vote showed a "
-            "committee starting to split. Mortgage lenders had hoped for a cut before summer. "
-            "Okafor said the bank needs to see services inflation fall from 4.1% first."
+            "Miriam Okafor's Bank of Arden left interest rates at 3.75%, but the 7-2 vote shows "
+            "a committee starting to split over a rate cut. Governor Okafor said services "
+            "inflation must fall from 4.1% first."
         ),
     ),
     DemoArticle(
@@ -361,11 +360,11 @@ _BANK_OF_ARDEN = (
         day=0,
         hours_before=17,
         author="Adaeze Holm",
-        title="Bank of Arden's Okafor says a rate cut is 'not yet in view'",
+        title="Bank of Arden governor Okafor says a rate cut is 'not yet in view'",
         summary=(
-            "Bank of Arden governor Miriam Okafor told lawmakers a cut from 3.75% was "
+            "Bank of Arden governor Miriam Okafor told lawmakers a rate cut from 3.75% was "
             "'not yet in view' while services inflation runs at 4.1%. She said the two "
-            "committee members who voted to cut had made 'a reasonable case'."
+            "committee members who voted to cut interest rates made 'a reasonable case'."
         ),
     ),
     DemoArticle(
@@ -374,11 +373,12 @@ _BANK_OF_ARDEN = (
         day=0,
         hours_before=16,
         author="Priya Castellanos",
-        title="The Bank of Arden is waiting for a number that will not come",
+        title="The Bank of Arden is waiting for an inflation number that will not come",
         summary=(
-            "Miriam Okafor wants services inflation below 4.1% before she cuts, but services "
-            "prices are mostly wages, and wages are set once a year. Holding at 3.75% until "
-            "the spring pay round is a choice, not caution. The two dissenters understand that."
+            "Miriam Okafor wants services inflation below 4.1% before the Bank of Arden cuts "
+            "interest rates, but services prices are mostly wages, set once a year. Holding "
+            "rates at 3.75% until the spring is a choice, not caution. The two committee "
+            "members who voted to cut understand that."
         ),
     ),
 )
@@ -392,10 +392,9 @@ _SABLE_RIVER = (
         author="Ruth Adebayo",
         title="Sable River hits record low at Ashby, halting barges",
         summary=(
-            "The Sable River fell to 0.9 metres at the Ashby gauge, the lowest since records "
-            "began in 1911. The Arden Waterways Agency has stopped loaded barges between Ashby "
-            "and Port Calder. A dry winter and an early heat spell left the river short of "
-            "snowmelt."
+            "The Sable River fell to a record low of 0.9 metres at the Ashby gauge, the lowest "
+            "since 1911. The Arden Waterways Agency has stopped loaded barges on the Sable "
+            "River between Ashby and Port Calder. A dry winter left the river short of snowmelt."
         ),
     ),
     DemoArticle(
@@ -404,12 +403,11 @@ _SABLE_RIVER = (
         day=-2,
         hours_before=5,
         author="Tomas Reyne",
-        title="Barge traffic on the Sable River suspended as water falls to 0.9 metres",
+        title="Sable River barges halted as water at Ashby falls to a record 0.9 metres",
         summary=(
-            "The Arden Waterways Agency suspended loaded barge traffic on the Sable River "
-            "after the level at Ashby dropped to 0.9 metres. About 140 barges a week carry "
-            "grain and fuel between Ashby and Port Calder. The agency said the ban would "
-            "last at least ten days."
+            "The Arden Waterways Agency halted loaded barges on the Sable River after the "
+            "level at Ashby fell to a record low of 0.9 metres. About 140 barges a week carry "
+            "grain between Ashby and Port Calder."
         ),
     ),
     DemoArticle(
@@ -418,11 +416,11 @@ _SABLE_RIVER = (
         day=-1,
         hours_before=12,
         author="Greta Salonen",
-        title="Low Sable River squeezes grain shipments to Port Calder",
+        title="Record low Sable River squeezes grain barges to Port Calder",
         summary=(
-            "Grain traders are moving cargo from Sable River barges to trucks and trains, "
-            "at up to three times the cost. Exporters at Port Calder warned that ships may "
-            "sail half-empty while the Ashby gauge stays near its record low of 0.9 metres."
+            "Grain traders are moving cargo from Sable River barges to trucks and trains at up "
+            "to three times the cost. Exporters at Port Calder warn that ships may sail "
+            "half-empty while the river at Ashby stays near its record low of 0.9 metres."
         ),
     ),
     DemoArticle(
@@ -431,12 +429,12 @@ _SABLE_RIVER = (
         day=-1,
         hours_before=2,
         author="Dr. Colm Reddy",
-        title="Why the Sable River is running dry: snowpack, heat and a thirsty basin",
+        title="Why the Sable River hit a record low at Ashby",
         summary=(
-            "Snowpack in the Sable River's upper basin was 38% of normal this winter, and "
-            "April was the warmest on record. Irrigation withdrawals upstream of Ashby have "
-            "doubled since 2000. Hydrologists say record lows like 0.9 metres will come "
-            "more often unless water use changes."
+            "The Sable River's record low of 0.9 metres at Ashby has a simple cause: the snowpack"
+            " feeding the river was 38% of normal this winter. Irrigation upstream of Ashby has "
+            "doubled since 2000. Hydrologists expect more record lows that halt barges between "
+            "Ashby and Port Calder."
         ),
     ),
     DemoArticle(
@@ -445,11 +443,11 @@ _SABLE_RIVER = (
         day=0,
         hours_before=12,
         author="Ruth Adebayo",
-        title="Waterways Agency plans emergency dredging as Sable stays low",
+        title="Waterways Agency to dredge the Sable River as barges stay halted",
         summary=(
-            "The Arden Waterways Agency will dredge three shallow stretches of the Sable "
-            "River below Ashby to let lighter barges move again. The river is still near "
-            "its 0.9-metre record low. Dredging will start on Monday and cost 12 million crowns."
+            "The Arden Waterways Agency will dredge three shallow stretches of the Sable River "
+            "below Ashby so lighter barges can move again. The river is still near its record "
+            "low of 0.9 metres. Dredging will cost 12 million crowns."
         ),
     ),
     DemoArticle(
@@ -458,11 +456,11 @@ _SABLE_RIVER = (
         day=0,
         hours_before=3,
         author="Tomas Reyne",
-        title="Port Calder grain exporters count the cost of the Sable shutdown",
+        title="Port Calder grain exporters count the cost of halted Sable River barges",
         summary=(
-            "Grain exporters at Port Calder said the Sable River barge ban has cost them "
-            "about 30 million crowns so far. Ships are waiting offshore for cargo that would "
-            "normally arrive by barge from Ashby."
+            "Grain exporters at Port Calder say the halt to Sable River barges has cost them "
+            "about 30 million crowns. Ships wait offshore for grain that would come by barge "
+            "from Ashby, where the river sits near a record low."
         ),
     ),
 )
@@ -531,12 +529,12 @@ _ORBITLY_FINE = (
         day=-1,
         hours_before=7,
         author="Marcus Oduya",
-        title="Competition watchdog orders Orbitly to open its app store to rival payments",
+        title="Competition Authority orders Orbitly to open its app store to outside payments",
         summary=(
-            "Orbitly has 90 days to let developers link to their own payment pages, the "
-            "Arden Competition Authority ruled, alongside a 310 million crown fine. Developers "
-            "say Orbitly's 30% commission has kept app prices high. Jonah Pike called the "
-            "ruling 'a risk to users' security'."
+            "Orbitly has 90 days to let app developers link to outside payment pages, the Arden "
+            "Competition Authority ruled, along with a 310 million crown fine. Developers say the"
+            " 30% commission in Orbitly's app store keeps prices high. Chief executive Jonah Pike"
+            " called the ruling 'a risk to users' security'."
         ),
     ),
     DemoArticle(
@@ -559,12 +557,12 @@ _ORBITLY_FINE = (
         day=0,
         hours_before=18,
         author="Priya Castellanos",
-        title="Orbitly's fine is a rounding error; the 90-day deadline is not",
+        title="Orbitly's 310 million crown fine is a rounding error; the 90-day deadline is not",
         summary=(
-            "Orbitly earns 310 million crowns in about eleven days, so the fine will not "
-            "hurt. What hurts is the order to allow outside payment links within 90 days, "
-            "which threatens the 30% commission at the heart of its profits. Jonah Pike's "
-            "appeal is about the deadline, not the money."
+            "Orbitly earns 310 million crowns in about eleven days, so the Arden Competition "
+            "Authority's fine will not hurt. What hurts is the order to allow outside payment "
+            "links in its app store within 90 days, which threatens the 30% commission. Jonah "
+            "Pike's appeal is about the deadline, not the fine."
         ),
     ),
 )
@@ -603,10 +601,11 @@ _MARINERS_CUP = (
         day=-1,
         hours_before=11,
         author="Northwire Sport",
-        title="Thousands line Port Calder harbour for Mariners' cup parade",
+        title="Thousands line Port Calder harbour as Mariners parade the Continental Cup",
         summary=(
             "An estimated 60,000 fans lined the harbour as Port Calder Mariners paraded the "
-            "Continental Cup. Match-winner Elia Moreau lifted the trophy from an open-top bus."
+            "Continental Cup, won 2-1 against Kellbridge Rovers. Elia Moreau, who headed the late"
+            " winner, lifted the cup from an open-top bus."
         ),
     ),
 )
@@ -707,9 +706,9 @@ _CLEAN_FREIGHT = (
         title="Parliament passes Clean Freight Act, phasing out diesel trucks by 2040",
         summary=(
             "Arden's parliament passed the Clean Freight Act by 212 votes to 163. New trucks "
-            "over 12 tonnes must be zero-emission from 2040, and a 1.8 billion crown fund "
-            "will pay for charging depots. Transport minister Daniel Achterberg called it "
-            "'a deadline industry can plan around'."
+            "over 12 tonnes must be zero-emission from 2040, and a 1.8 billion crown fund will "
+            "pay for charging depots. Transport minister Daniel Achterberg called 2040 'a "
+            "deadline industry can plan around'."
         ),
     ),
     DemoArticle(
@@ -718,11 +717,12 @@ _CLEAN_FREIGHT = (
         day=-2,
         hours_before=7.5,
         author="Tomas Reyne",
-        title="Arden lawmakers approve zero-emission truck mandate, 212-163",
+        title="Arden parliament approves Clean Freight Act zero-emission truck rule, 212-163",
         summary=(
-            "Lawmakers in Kellbridge approved the Clean Freight Act, which requires new heavy "
-            "trucks to be zero-emission from 2040. The Arden Road Haulage Association said "
-            "the 1.8 billion crown charging fund is far too small."
+            "Arden's parliament approved the Clean Freight Act, which requires new trucks over "
+            "12 tonnes to be zero-emission from 2040. Transport minister Daniel Achterberg "
+            "promised a 1.8 billion crown fund for charging depots. Hauliers said the fund is "
+            "too small."
         ),
     ),
     DemoArticle(
@@ -731,12 +731,11 @@ _CLEAN_FREIGHT = (
         day=-2,
         hours_before=3,
         author="Ruth Adebayo",
-        title="Clean Freight Act: what the 2040 truck rule and charging fund mean",
+        title="Clean Freight Act: what the 2040 zero-emission truck rule means",
         summary=(
-            "Trucks carry 70% of Arden's freight and produce a fifth of its transport "
-            "emissions. The Clean Freight Act bans sales of new diesel trucks over 12 tonnes "
-            "from 2040 and sets aside 1.8 billion crowns for chargers along the main freight "
-            "corridors. Daniel Achterberg wants the first 200 depots open by 2030."
+            "Trucks carry 70% of Arden's freight. The Clean Freight Act bans new diesel trucks "
+            "over 12 tonnes from 2040 and sets aside 1.8 billion crowns for charging depots "
+            "along freight corridors. Daniel Achterberg wants 200 depots open by 2030."
         ),
     ),
     DemoArticle(
@@ -745,12 +744,11 @@ _CLEAN_FREIGHT = (
         day=-1,
         hours_before=18,
         author="Priya Castellanos",
-        title="The Clean Freight Act gets the deadline right and the money wrong",
+        title="The Clean Freight Act gets the 2040 deadline right and the money wrong",
         summary=(
-            "2040 gives hauliers two full truck lifetimes to change, which is fair. But 1.8 "
-            "billion crowns will not build a charging network for Arden's 90,000 heavy "
-            "trucks, and Daniel Achterberg knows it. The Clean Freight Act needs private "
-            "money, and nothing in it attracts any."
+            "The Clean Freight Act's 2040 deadline gives hauliers two truck lifetimes to go "
+            "zero-emission, which is fair. But 1.8 billion crowns will not build charging "
+            "depots for 90,000 heavy trucks, and Daniel Achterberg knows it."
         ),
     ),
     DemoArticle(
@@ -759,11 +757,11 @@ _CLEAN_FREIGHT = (
         day=-1,
         hours_before=9,
         author="Sora Whitlock",
-        title="Battery truck makers line up for Arden's 1.8bn-crown charging fund",
+        title="Battery truck makers eye the Clean Freight Act's 1.8 billion crown fund",
         summary=(
-            "Voltra Trucks and two rivals say the Clean Freight Act's 2040 deadline makes "
-            "Arden worth building for. Voltra wants the 1.8 billion crown fund to pay for "
-            "megawatt chargers, which refill a 40-tonne truck in 45 minutes."
+            "Voltra Trucks says the Clean Freight Act's 2040 zero-emission deadline makes Arden "
+            "worth building battery trucks for. Voltra wants the 1.8 billion crown charging "
+            "fund to pay for megawatt chargers that refill a 40-tonne truck in 45 minutes."
         ),
     ),
 )
@@ -775,12 +773,11 @@ _NIMBUSFORGE_OUTAGE = (
         day=0,
         hours_before=19,
         author="Tomas Reyne",
-        title="Nimbusforge outage disrupts card payments across Arden",
+        title="Nimbusforge cloud outage disrupts card payments across Arden",
         summary=(
-            "A failure at cloud provider Nimbusforge knocked out card payments at shops "
-            "across Arden for several hours. Retailer Parcelo and the Kellbridge transit app "
-            "were among the services affected. Nimbusforge said its Kellbridge-1 region was "
-            "recovering."
+            "An outage at cloud provider Nimbusforge knocked out card payments at shops across "
+            "Arden. Retailer Parcelo and the Kellbridge transit app were among the services "
+            "hit. Nimbusforge said its Kellbridge-1 region was recovering."
         ),
     ),
     DemoArticle(
@@ -789,11 +786,11 @@ _NIMBUSFORGE_OUTAGE = (
         day=0,
         hours_before=17,
         author="Devin Aulak",
-        title="Nimbusforge's Kellbridge-1 region down for six hours: what we know",
+        title="Nimbusforge Kellbridge-1 outage lasted six hours: what we know",
         summary=(
-            "Nimbusforge's Kellbridge-1 region lost most network traffic for six hours. "
-            "Payment processors, Parcelo's checkout and the Kellbridge transit app all run "
-            "there without a second region. Nimbusforge has promised a full postmortem."
+            "The Nimbusforge outage took its Kellbridge-1 cloud region down for six hours. "
+            "Card payments, Parcelo's checkout and the Kellbridge transit app all run in "
+            "Kellbridge-1 without a second region. Nimbusforge has promised a postmortem."
         ),
     ),
     DemoArticle(
@@ -802,12 +799,11 @@ _NIMBUSFORGE_OUTAGE = (
         day=0,
         hours_before=10,
         author="Greta Salonen",
-        title="Shoppers stranded at tills as Nimbusforge cloud failure hits Parcelo",
+        title="Shoppers stranded as Nimbusforge cloud outage stops card payments at Parcelo",
         summary=(
-            "Queues formed at Parcelo pick-up points and supermarket tills as card readers "
-            "failed during the six-hour Nimbusforge outage. Some shops took cash only. "
-            "The finance ministry asked Nimbusforge to explain why one region could stop "
-            "so many payments."
+            "Queues formed at Parcelo and supermarket tills as card payments failed during the "
+            "six-hour Nimbusforge cloud outage. The finance ministry asked Nimbusforge why one "
+            "region, Kellbridge-1, could stop so many payments."
         ),
     ),
     DemoArticle(
@@ -816,11 +812,11 @@ _NIMBUSFORGE_OUTAGE = (
         day=0,
         hours_before=5,
         author="Tomas Reyne",
-        title="Nimbusforge CTO apologises, promises credits after six-hour outage",
+        title="Nimbusforge apologises for six-hour Kellbridge-1 cloud outage",
         summary=(
-            "Nimbusforge chief technology officer Rafaela Dunn apologised for the six-hour "
-            "Kellbridge-1 outage and said affected customers will get service credits. "
-            "She said a faulty configuration change was to blame."
+            "Nimbusforge chief technology officer Rafaela Dunn apologised for the six-hour cloud "
+            "outage in its Kellbridge-1 region that stopped card payments at Parcelo and shops "
+            "across Arden. Customers will get service credits."
         ),
     ),
     DemoArticle(
@@ -829,12 +825,12 @@ _NIMBUSFORGE_OUTAGE = (
         day=0,
         hours_before=3,
         author="Devin Aulak",
-        title="Nimbusforge postmortem blames a load balancer configuration push",
+        title="Nimbusforge postmortem: a configuration push caused the Kellbridge-1 cloud outage",
         summary=(
-            "Nimbusforge's postmortem says a configuration change pushed to every load "
-            "balancer in Kellbridge-1 at once dropped most traffic for six hours. Rafaela "
-            "Dunn says changes will now roll out one zone at a time. The lesson for Parcelo "
-            "and others: run payments in two regions."
+            "Nimbusforge says a configuration change pushed to every load balancer in its "
+            "Kellbridge-1 region at once caused the six-hour cloud outage that stopped card "
+            "payments. Rafaela Dunn says changes will now roll out one zone at a time. The lesson"
+            " for Parcelo: run payments in two regions."
         ),
     ),
 )
@@ -848,9 +844,9 @@ _INSULIN_RECALL = (
         author="Adaeze Holm",
         title="Hollis Pharma recalls 180,000 GlideDose insulin pens",
         summary=(
-            "Hollis Pharma is recalling 180,000 GlideDose insulin pens made at its Lowen "
-            "plant after finding a dosing-dial defect that could deliver a double dose. No "
-            "injuries have been reported, the Arden Medicines Agency said."
+            "Hollis Pharma is recalling 180,000 GlideDose insulin pens made at its Lowen plant "
+            "after finding a dosing dial defect that could deliver a double dose. No injuries "
+            "have been reported, the Arden Medicines Agency said."
         ),
     ),
     DemoArticle(
@@ -859,12 +855,12 @@ _INSULIN_RECALL = (
         day=-1,
         hours_before=2,
         author="Lena Farrow",
-        title="Insulin pen recall: what GlideDose users should do",
+        title="GlideDose insulin pen recall: what users should do",
         summary=(
-            "People using GlideDose pens should check the batch number against the list "
-            "published by Hollis Pharma and swap affected pens at any pharmacy. The Arden "
+            "People using GlideDose insulin pens should check the batch number against the "
+            "recall list from Hollis Pharma and swap affected pens at a pharmacy. The Arden "
             "Medicines Agency says patients must not stop taking insulin. About 180,000 "
-            "pens are affected."
+            "GlideDose pens are recalled."
         ),
     ),
     DemoArticle(
@@ -873,11 +869,11 @@ _INSULIN_RECALL = (
         day=0,
         hours_before=20,
         author="Hana Ivers",
-        title="How a dosing-dial defect slipped past GlideDose's quality checks",
+        title="How a dosing dial defect slipped past GlideDose insulin pen checks",
         summary=(
-            "The GlideDose fault lies in a plastic dial that can skip a click when cold, "
-            "Hollis Pharma's filing to the Arden Medicines Agency shows. Lowen plant tests "
-            "were run at room temperature, so the fault never appeared."
+            "The defect behind the recall of 180,000 GlideDose insulin pens lies in a plastic "
+            "dosing dial that can skip a click when cold, Hollis Pharma told the Arden "
+            "Medicines Agency. Tests at the Lowen plant ran at room temperature."
         ),
     ),
 )
@@ -889,11 +885,11 @@ _TIDEPOOL = (
         day=-2,
         hours_before=6,
         author="Sora Whitlock",
-        title="Tidepool 1.0 ships after six years of open-source development",
+        title="Tidepool 1.0: the open-source time-series database ships after six years",
         summary=(
-            "Tidepool, the open-source time-series database, has reached version 1.0 after "
-            "six years. Maintainer Lucía Brandt promises stable storage formats from now on. "
-            "Tidepool is governed by the Estuary Foundation."
+            "Tidepool, the open-source time-series database, has reached version 1.0 after six "
+            "years. Maintainer Lucía Brandt promises stable storage formats from Tidepool 1.0 "
+            "on. The project is run by the Estuary Foundation."
         ),
     ),
     DemoArticle(
@@ -902,11 +898,11 @@ _TIDEPOOL = (
         day=-2,
         hours_before=1,
         author="The Lumora team",
-        title="Why Lumora runs its chip telemetry on Tidepool 1.0",
+        title="Congratulations to Tidepool 1.0, the time-series database we run on",
         summary=(
-            "Congratulations to Lucía Brandt and the Tidepool maintainers on version 1.0. "
-            "Lumora stores 40 billion Helix chip telemetry readings a day in Tidepool, and "
-            "we are doubling our sponsorship of the Estuary Foundation."
+            "Congratulations to Lucía Brandt and the Tidepool maintainers on Tidepool 1.0. "
+            "We store 40 billion chip telemetry readings a day in the open-source time-series "
+            "database, and we are doubling our sponsorship of the Estuary Foundation."
         ),
     ),
 )
@@ -918,10 +914,10 @@ _RAIL_STRIKE = (
         day=0,
         hours_before=8,
         author="Adaeze Holm",
-        title="Arden rail workers to strike for 48 hours from Thursday",
+        title="Arden Rail Union to strike for 48 hours from Thursday",
         summary=(
-            "Members of the Arden Rail Union will walk out for 48 hours from Thursday after "
-            "pay talks with ArdenRail broke down. Union leader Colm Brannigan said the 3% "
+            "Members of the Arden Rail Union will strike for 48 hours from Thursday after pay "
+            "talks with ArdenRail broke down. Union leader Colm Brannigan said the 3% pay "
             "offer was 'a pay cut in disguise'."
         ),
     ),
@@ -931,11 +927,11 @@ _RAIL_STRIKE = (
         day=0,
         hours_before=6,
         author="Greta Salonen",
-        title="ArdenRail to cancel 70% of trains as union confirms strike",
+        title="ArdenRail to cancel 70% of trains during 48-hour rail strike",
         summary=(
-            "ArdenRail will run about 30% of its services during the 48-hour strike called "
-            "by the Arden Rail Union. Colm Brannigan's union wants 6%; ArdenRail has offered "
-            "3%. Commuters into Kellbridge are told to work from home if they can."
+            "ArdenRail will run about 30% of its trains during the 48-hour strike called by "
+            "the Arden Rail Union from Thursday. Colm Brannigan's union wants a 6% pay rise; "
+            "ArdenRail offered 3%. Commuters into Kellbridge should work from home."
         ),
     ),
     DemoArticle(
@@ -944,11 +940,11 @@ _RAIL_STRIKE = (
         day=0,
         hours_before=5,
         author="Ruth Adebayo",
-        title="Rail strike expected to push Kellbridge commuters back into cars",
+        title="48-hour rail strike expected to push Kellbridge commuters into cars",
         summary=(
-            "Traffic planners expect 40% more cars on the roads into Kellbridge during the "
-            "48-hour ArdenRail strike. The Arden Rail Union walkout comes as the city tries "
-            "to cut traffic emissions by a quarter."
+            "Traffic planners expect 40% more cars on roads into Kellbridge during the 48-hour "
+            "strike by the Arden Rail Union from Thursday, when ArdenRail will cancel most "
+            "trains. The city is trying to cut traffic emissions by a quarter."
         ),
     ),
 )
@@ -962,9 +958,9 @@ _HEATWAVE = (
         author="Ruth Adebayo",
         title="Amber heat warning for southern Arden as Ashby braces for 38°C",
         summary=(
-            "The Arden Met Service has issued an amber heat warning for the south, with "
-            "38°C forecast in Ashby on Friday. It is the earliest amber warning since the "
-            "scheme began. Water companies have asked customers to save water."
+            "The Arden Met Service has issued an amber heat warning for southern Arden, with "
+            "38°C forecast in Ashby on Friday. It is the earliest amber heat warning on record. "
+            "Water companies have asked customers to save water."
         ),
     ),
     DemoArticle(
@@ -973,10 +969,10 @@ _HEATWAVE = (
         day=0,
         hours_before=7,
         author="Tomas Reyne",
-        title="Met Service issues amber heat alert, 38C forecast for Ashby",
+        title="Met Service issues amber heat warning, 38°C forecast for Ashby",
         summary=(
-            "The Arden Met Service warned of temperatures up to 38C in Ashby and across "
-            "southern Arden from Friday. Hospitals have been told to prepare for more "
+            "The Arden Met Service issued an amber heat warning for temperatures up to 38°C in "
+            "Ashby and southern Arden from Friday. Hospitals have been told to prepare for more "
             "heat-related admissions."
         ),
     ),
@@ -986,11 +982,11 @@ _HEATWAVE = (
         day=0,
         hours_before=4,
         author="Dr. Colm Reddy",
-        title="Why this heatwave is arriving so early in the season",
+        title="Why southern Arden's heat warning came so early in the season",
         summary=(
             "A blocked high-pressure system is holding hot air over southern Arden, and dry "
-            "soils are making it worse, Met Service scientists say. The amber warning for "
-            "38°C in Ashby is the earliest on record."
+            "soils make it worse, Met Service scientists say. The amber heat warning for 38°C "
+            "in Ashby on Friday is the earliest on record."
         ),
     ),
     DemoArticle(
@@ -999,11 +995,11 @@ _HEATWAVE = (
         day=0,
         hours_before=2.5,
         author="Lena Farrow",
-        title="Ashby schools to close early as heat warning takes hold",
+        title="Ashby schools to close early under amber heat warning",
         summary=(
             "Schools in Ashby will close at noon on Friday under the Met Service's amber heat "
-            "warning, with 38°C expected. Council leader Ivo Marsh said classrooms in older "
-            "buildings become unsafe above 32°C."
+            "warning for southern Arden, with 38°C expected. Council leader Ivo Marsh said "
+            "older classrooms become unsafe in the heat."
         ),
     ),
 )
