@@ -247,7 +247,10 @@ class Command(BaseCommand):
     def start(self, children: list[Child], account: AdminAccount, options: dict[str, Any]) -> None:
         port = settings.PORT
         children.append(start_child("web server", "runserver", f"0.0.0.0:{port}", "--noreload"))
-        wait_until_answering(local_url(), children)
+        try:
+            wait_until_answering(local_url(), children)
+        except ChildDied as died:
+            raise ChildDied(f"{died} Is port {port} in use? Set PORT to use another.") from None
         if options["cycle_only"]:
             self.run_cycle_here()
             return
