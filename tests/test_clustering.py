@@ -8,7 +8,14 @@ import pytest
 from django.test import TestCase
 
 from tests.factories import make_article, make_source, make_topic
-from topics.clustering import cluster_recent, plan_placement, vectorize
+from topics.clustering import (
+    _apply,
+    _window_articles,
+    cluster_recent,
+    document_for,
+    plan_placement,
+    vectorize,
+)
 from topics.models import Article, Source, Topic
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)
@@ -126,7 +133,7 @@ class ClusterRecentTests(TestCase):
         self.assertEqual({topic_of(a) for a in odd_members}, {odd.pk})
 
     def test_locked_topic_gets_no_new_members(self) -> None:
-        locked = make_topic(add(FED[:1], hours_ago=6), is_locked=True)
+        locked = make_topic(add(FED[:1], hours_ago=6), is_locked=True, needs_enrichment=False)
         rest = add(FED[1:], hours_ago=3)
         result = cluster_recent(NOW)
         self.assertEqual(Article.objects.filter(topic=locked).count(), 1)
@@ -139,6 +146,30 @@ class ClusterRecentTests(TestCase):
         add(FED[1:], hours_ago=3)
         cluster_recent(NOW)
         self.assertIsNone(topic_of(loose))
+
+    def test_topics_an_editor_changed_are_listed_for_enrichment(self) -> None:
+        edited = make_topic(add(LAUNCH, hours_ago=30), needs_enrichment=True)
+        add(FED, hours_ago=2)
+        result = cluster_recent(NOW)
+        self.assertIn(edited.pk, result.topic_ids)
+        self.assertEqual(len(result.topic_ids), 2)
+
+    def test_articles_placed_by_a_concurrent_run_are_not_taken_again(self) -> None:
+        articles = add(FED, hours_ago=5)
+        window = _window_articles(NOW)
+        plan = plan_placement(
+            vectorize([document_for(a.title, a.text) for a in window]),
+            np.zeros(len(window)),
+            [None] * len(window),
+            [True] * len(window),
+        )
+        # Someone else got there first: the articles now sit in another topic.
+        other = make_topic(articles, needs_enrichment=False)
+
+        placed, created = _apply(plan, window)
+
+        self.assertEqual((placed, created), (0, 0))
+        self.assertEqual(list(Topic.objects.values_list("pk", flat=True)), [other.pk])
 
     def test_articles_outside_the_window_are_left_alone(self) -> None:
         old = add(FED[:1], hours_ago=24 * 4)[0]

@@ -66,16 +66,21 @@ def vectorize(documents: list[str]) -> sparse.csr_matrix:
 
 
 def cluster_recent(now: dt.datetime) -> ClusterResult:
-    """Place the window's unplaced articles; returns the topics created or given new members."""
+    """Place the window's unplaced articles into topics.
+
+    The result lists every topic that now needs enrichment: the ones this run created or gave
+    new members, and any an editor changed since the last enrichment (needs_enrichment).
+    """
     articles = _window_articles(now)
-    if not any(_is_unplaced(a) for a in articles):
-        return ClusterResult(topic_ids=[])
-    topic_of = [_candidate_topic(a) for a in articles]
-    is_new = [_is_unplaced(a) for a in articles]
-    vectors = vectorize([document_for(a.title, a.text) for a in articles])
-    hours = np.array([a.published_at.timestamp() / 3600 for a in articles])
-    plan = plan_placement(vectors, hours, topic_of, is_new)
-    return _apply(plan, articles)
+    placed = created = 0
+    if any(_is_unplaced(a) for a in articles):
+        topic_of = [_candidate_topic(a) for a in articles]
+        is_new = [_is_unplaced(a) for a in articles]
+        vectors = vectorize([document_for(a.title, a.text) for a in articles])
+        hours = np.array([a.published_at.timestamp() / 3600 for a in articles])
+        placed, created = _apply(plan_placement(vectors, hours, topic_of, is_new), articles)
+    pending = Topic.objects.filter(needs_enrichment=True).order_by("pk")
+    return ClusterResult(list(pending.values_list("pk", flat=True)), placed, created)
 
 
 def plan_placement(
@@ -236,13 +241,16 @@ def _candidate_topic(article: Article) -> int | None:
     return article.topic_id
 
 
-def _apply(plan: Plan, articles: list[Article]) -> ClusterResult:
+def _apply(plan: Plan, articles: list[Article]) -> tuple[int, int]:
+    """Write the plan; returns (articles placed, topics created)."""
     changed: list[int] = []
-    placed = 0
+    placed = created = 0
     with transaction.atomic():
         for topic_id, items in plan.joins.items():
-            placed += _claim([articles[i].pk for i in items], topic_id)
-            changed.append(topic_id)
+            claimed = _claim([articles[i].pk for i in items], topic_id)
+            placed += claimed
+            if claimed:
+                changed.append(topic_id)
         founders = [articles[group[0]] for group in plan.groups]
         new_topics = Topic.objects.bulk_create(
             [Topic(cluster_id=cid) for cid in _cluster_ids_for(founders)]
@@ -250,13 +258,12 @@ def _apply(plan: Plan, articles: list[Article]) -> ClusterResult:
         for topic, group in zip(new_topics, plan.groups, strict=True):
             claimed = _claim([articles[i].pk for i in group], topic.pk)
             if claimed:
-                placed += claimed
+                placed, created = placed + claimed, created + 1
                 changed.append(topic.pk)
             else:  # a concurrent run placed these articles first
                 topic.delete()
         Topic.objects.filter(pk__in=changed).update(needs_enrichment=True)
-    created = len(changed) - len(plan.joins)
-    return ClusterResult(topic_ids=sorted(changed), placed=placed, created=created)
+    return placed, created
 
 
 def _claim(article_ids: list[int], topic_id: int) -> int:
