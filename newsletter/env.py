@@ -82,7 +82,9 @@ def email_settings(url: str) -> dict[str, object]:
     if scheme == "outbox":
         return {"EMAIL_BACKEND": "newsletter.outbox.OutboxEmailBackend"}
     if scheme not in {"smtp", "smtp+tls", "smtps"}:
-        raise ValueError(f"EMAIL_URL scheme {scheme!r} is not one of smtp, smtp+tls, smtps, console, outbox")
+        raise ValueError(
+            f"EMAIL_URL scheme {scheme!r} is not one of smtp, smtp+tls, smtps, console, outbox"
+        )
     query = parse_qs(parts.query)
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

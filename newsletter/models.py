@@ -64,7 +64,9 @@ class DigestStatus(models.TextChoices):
 class Digest(models.Model):
     date = models.DateField(unique=True)
     subject = models.CharField(max_length=300)
-    status = models.CharField(max_length=16, choices=DigestStatus.choices, default=DigestStatus.BUILT)
+    status = models.CharField(
+        max_length=16, choices=DigestStatus.choices, default=DigestStatus.BUILT
+    )
     topics = models.ManyToManyField(Topic, through="DigestTopic", related_name="digests")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -148,4 +150,3 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.digest} → {self.subscriber}"
-

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from newsletter.env import env_bool, env_int, env_list, env_str, email_settings, secret_key
+from newsletter.env import email_settings, env_bool, env_int, env_list, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DAYBRIEF_VAR_DIR", str(BASE_DIR / "var")))
