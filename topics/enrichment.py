@@ -42,7 +42,7 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
         "tariffs", "trade", "fed", "federal reserve", "valuation", "sales",
     ),
     Category.TECHNOLOGY: (
-        "ai", "artificial intelligence", "model", "models", "software", "chip", "chips",
+        "ai", "artificial intelligence", "ai model", "ai models", "software", "chip", "chips",
         "semiconductor", "app", "apps", "cloud", "data center", "startup", "openai", "google",
         "apple", "microsoft", "nvidia", "algorithm", "cyber", "hack", "hackers", "robot",
         "smartphone", "internet", "llm", "benchmark", "gpu",
@@ -74,12 +74,12 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
     ),
     Category.CULTURE: (
         "film", "movie", "music", "album", "book", "novel", "museum", "art", "festival",
-        "television", "series", "actor", "actress", "celebrity", "theatre", "theater",
+        "television", "actor", "actress", "celebrity", "theatre", "theater",
     ),
     Category.SPORTS: (
-        "match", "game", "season", "league", "championship", "tournament", "coach", "goal",
-        "goals", "football", "soccer", "basketball", "tennis", "olympic", "olympics", "cup",
-        "playoffs", "team",
+        "league", "championship", "tournament", "coach", "striker", "quarterback", "football",
+        "soccer", "basketball", "baseball", "cricket", "rugby", "tennis", "golf", "olympic",
+        "olympics", "world cup", "playoffs", "nba", "nfl", "premier league", "grand slam",
     ),
 }  # fmt: skip
 _CATEGORY_PATTERNS = {
@@ -95,6 +95,8 @@ ENRICHED_FIELDS = [
 # Fields an editor may take over (see topics.admin.EDITABLE_TOPIC_FIELDS).
 EDITABLE = {"headline", "dek", "summary", "category", "tags", "primary_entity"}
 DEK_CHARS = 280
+# The dek is the best of this many top sentences that fits in DEK_CHARS.
+DEK_CANDIDATES = 3
 MAX_TAGS = 6
 BATCH = 200
 
@@ -212,13 +214,18 @@ def _centrality(articles: list[Article]) -> dict[int, float]:
 
 
 def _dek(texts: list[str], lead: Article) -> str:
-    """The topic's most central sentence that does not just repeat the headline."""
+    """A central sentence that fits a dek and does not just repeat the headline."""
     title = lead.title.strip().lower()
-    for sentence in summarize.rank_sentences(texts, limit=5):
-        if not sentence.text.lower().startswith(title):
-            return summarize.shorten(sentence.text, DEK_CHARS)
-    first = summarize.split_sentences(lead.text)
-    return summarize.shorten(first[0], DEK_CHARS) if first else ""
+    ranked = [
+        s.text
+        for s in summarize.rank_sentences(texts, limit=DEK_CANDIDATES)
+        if not s.text.lower().startswith(title)
+    ]
+    ranked = ranked or summarize.split_sentences(lead.text)[:1]
+    if not ranked:
+        return ""
+    fitting = [text for text in ranked if len(text) <= DEK_CHARS]
+    return fitting[0] if fitting else summarize.shorten(ranked[0], DEK_CHARS)
 
 
 def _category(members: list[Article], sources: Iterable[Source]) -> str:

@@ -27,7 +27,8 @@ COMMON_WORDS = _words(
     yet you your mr mrs ms dr sir monday tuesday wednesday thursday friday saturday sunday
     january february march april may june july august september october november december
     breaking update updated exclusive opinion analysis editorial watch video photo photos read
-    live report reports according said says
+    live report reports according said says i'm i'll i've i'd it's he's she's that's there's
+    we're they're you're don't can't won't jan feb mar apr jun jul aug sep sept oct nov dec
     """
 )
 # Lower-case words allowed inside a name: "Bank of England", "Leonardo da Vinci".
@@ -45,13 +46,16 @@ ROLES = _words(
     """
 )
 # Abbreviations whose full stop ends neither a sentence nor a name.
-ABBREVIATIONS = _words("mr mrs ms dr st mt ft sen rep gov gen lt col jr sr prof rev")
+ABBREVIATIONS = _words(
+    "mr mrs ms dr st mt ft sen rep gov gen lt col jr sr prof rev jan feb mar apr jun jul aug sep "
+    "sept oct nov dec"
+)
 # Longer capitalised runs are headlines in Title Case, not names.
 MAX_NAME_WORDS = 5
 
 # A word: letters and digits, with inner apostrophes, dots, dashes ("U.S", "GPT-4", "O'Neil").
-_TOKEN = re.compile(r"[^\W_](?:[\w’'.\-&]*[^\W_])?")
-_ENDS_SENTENCE = re.compile(r"[.!?\n]")
+_TOKEN = re.compile(r"[^\W_]+(?:[’'.\-&][^\W_]+)*")
+_ENDS_SENTENCE = re.compile(r"[.!?:\n]")
 _POSSESSIVE = re.compile(r"[’']s$")
 
 
@@ -96,10 +100,11 @@ def extract_entities(
     for n, evidence in enumerate(bodies):
         for name in names(evidence):
             mentions[name].append(n)
-    in_titles = {name for evidence in heads for name in names(evidence)}
-    if _is_title_case(titles):
+    in_titles: set[str] = set()
+    for title, evidence in zip(titles, heads, strict=True):
+        found = set(names(evidence))
         # Headline Case capitalises every word: trust only names the bodies confirm.
-        in_titles &= set(mentions)
+        in_titles |= found & set(mentions) if _is_title_case(title) else found
     for name in in_titles:
         mentions.setdefault(name, [])
     mentions = _fold_parts(mentions, in_titles)
@@ -132,17 +137,23 @@ def _scan(text: str) -> _Evidence:
     evidence = _Evidence()
     run: list[str] = []
     run_initial = at_start = True
+
+    def flush() -> None:
+        nonlocal run
+        if run:
+            evidence.names.append((run, run_initial))
+        run = []
+
     previous_end, previous = 0, ""
     for match in _TOKEN.finditer(text):
         gap = text[previous_end : match.start()]
         previous_end = match.end()
         if gap.strip() == "." and _is_abbreviation(previous):
             if run:
-                run[-1] += "."  # "St. Louis", "George W. Bush"
+                run[-1] += "."  # "St. Louis", "George W. Bush", "U.S. Senate"
             gap = " "
-        if run and (gap.strip() or "\n" in gap):  # punctuation or a line break ends a name
-            evidence.names.append((run, run_initial))
-            run = []
+        if gap.strip() or "\n" in gap:  # punctuation or a line break ends a name
+            flush()
         at_start = at_start or bool(_ENDS_SENTENCE.search(gap))
         word = previous = _POSSESSIVE.sub("", match.group())
         if _is_name_word(word):
@@ -151,21 +162,19 @@ def _scan(text: str) -> _Evidence:
             if not run:
                 run_initial = at_start
             run.append(word)
+            if word != match.group():
+                flush()  # "Twitter's Adam Sharp" is two names
         elif run and word in CONNECTORS:
             run.append(word)
         elif run and word.isdigit() and len(word) <= 4:
             run.append(word)  # "Gemini 3", "Windows 11"
-            evidence.names.append((run, run_initial))
-            run = []
+            flush()
         else:
-            if run:
-                evidence.names.append((run, run_initial))
-                run = []
+            flush()
             if word.islower():
                 evidence.lowercase.add(word)
         at_start = False
-    if run:
-        evidence.names.append((run, run_initial))
+    flush()
     return evidence
 
 
@@ -193,11 +202,12 @@ def _resolve(
 
 
 def _plain(word: str) -> str:
-    return word.rstrip(".").lower()
+    return word.rstrip(".").lower().replace("’", "'")
 
 
 def _is_abbreviation(word: str) -> bool:
-    return (len(word) == 1 and word.isupper()) or _plain(word) in ABBREVIATIONS
+    # An initial ("W."), a title ("Mr.", "St.") or a dotted acronym ("U.S.", "N.A.A.C.P.").
+    return (len(word) == 1 and word.isupper()) or _plain(word) in ABBREVIATIONS or "." in word
 
 
 def _is_name_word(word: str) -> bool:
@@ -205,8 +215,8 @@ def _is_name_word(word: str) -> bool:
     return word[:1].isupper() or (word[:1].islower() and any(c.isupper() for c in word[1:]))
 
 
-def _is_title_case(titles: list[str]) -> bool:
-    words = [w for t in titles for w in t.split() if w[:1].isalpha() and len(w) > 3]
+def _is_title_case(title: str) -> bool:
+    words = [w for w in title.split() if w[:1].isalpha() and len(w) > 3]
     return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
 
 
