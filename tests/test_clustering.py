@@ -13,6 +13,7 @@ from topics.clustering import (
     _window_articles,
     cluster_recent,
     document_for,
+    plan_in_batches,
     plan_placement,
     vectorize,
 )
@@ -204,6 +205,14 @@ def test_placement_joins_a_group_to_the_existing_topic_it_resembles() -> None:
     plan = plan_placement(vectorize(docs), np.zeros(3), [7, None, None], [False, True, True])
     assert plan.joins == {7: [1]}
     assert plan.groups == [[2]]
+
+
+def test_placing_in_small_batches_keeps_clear_stories_together() -> None:
+    docs = [document_for(title, text) for title, text in FED + LAUNCH + FOOTBALL]
+    vectors, hours = vectorize(docs), np.arange(len(docs), dtype=float)
+    plan = plan_in_batches(vectors, hours, [None] * len(docs), [True] * len(docs), batch_size=2)
+    assert plan.joins == {}
+    assert plan.groups == [[0, 1, 2], [3, 4], [5]]
 
 
 def bcubed_f1(gold: list[str], predicted: list[object]) -> float:

@@ -29,6 +29,8 @@ TEXT_CHARS = 20000
 # Similarity fades for articles published further apart than the grace period.
 TIME_GRACE_HOURS = 12.0
 TIME_DECAY_HOURS = 48.0
+# At most this many new articles are placed at once (see plan_in_batches).
+BATCH_SIZE = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,9 +80,43 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
         is_new = [_is_unplaced(a) for a in articles]
         vectors = vectorize([document_for(a.title, a.text) for a in articles])
         hours = np.array([a.published_at.timestamp() / 3600 for a in articles])
-        placed, created = _apply(plan_placement(vectors, hours, topic_of, is_new), articles)
+        placed, created = _apply(plan_in_batches(vectors, hours, topic_of, is_new), articles)
     pending = Topic.objects.filter(needs_enrichment=True).order_by("pk")
     return ClusterResult(list(pending.values_list("pk", flat=True)), placed, created)
+
+
+def plan_in_batches(
+    vectors: sparse.csr_matrix,
+    hours: np.ndarray,
+    topic_of: list[int | None],
+    is_new: list[bool],
+    batch_size: int = BATCH_SIZE,
+) -> Plan:
+    """plan_placement for at most `batch_size` new items at a time, oldest first.
+
+    Each batch sees the groups earlier ones formed as existing topics, as if the service had
+    run in between. That bounds memory on a first run over a full window.
+    """
+    labels = list(topic_of)
+    pending = list(np.flatnonzero(is_new))
+    next_label = -1  # negative labels stand for topics not created yet
+    for start in range(0, len(pending), batch_size):
+        batch = set(pending[start : start + batch_size])
+        plan = plan_placement(vectors, hours, labels, [i in batch for i in range(len(labels))])
+        for topic, items in plan.joins.items():
+            for i in items:
+                labels[i] = topic
+        for group in plan.groups:
+            for i in group:
+                labels[i] = next_label
+            next_label -= 1
+    joins: dict[int, list[int]] = defaultdict(list)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in pending:
+        label = labels[i]
+        assert label is not None  # every pending item was placed by its batch
+        (joins if label > 0 else groups)[label].append(int(i))
+    return Plan(joins=dict(joins), groups=sorted(groups.values()))
 
 
 def plan_placement(
@@ -99,6 +135,7 @@ def plan_placement(
     new_idx = np.flatnonzero(is_new)
     topic_ids = sorted({t for t, flag in zip(topic_of, is_new, strict=True) if t and not flag})
     similarity = (vectors[new_idx] @ vectors.T).toarray()
+    hours = (hours - hours.min()).astype(np.float32)  # float32 halves the m×n matrices
     similarity *= time_factor(np.abs(hours[new_idx, None] - hours[None, :]))
     merger = _Merger(similarity, new_idx, topic_of, topic_ids)
     merger.run(threshold)
