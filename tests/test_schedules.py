@@ -1,0 +1,40 @@
+import datetime as dt
+
+import pytest
+from django_q.models import Schedule
+
+from newsletter.schedules import DAILY_DIGEST, FETCH_ROUND, next_digest_time, register_schedules
+
+NOW = dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.django_db
+def test_migrate_registers_the_fetch_round_and_the_daily_digest_once():
+    register_schedules()  # a second migrate
+    schedules = {s.name: s for s in Schedule.objects.all()}
+    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST}
+    assert schedules[FETCH_ROUND].func == "topics.tasks.fetch_round"
+    assert schedules[FETCH_ROUND].minutes == 15
+    assert schedules[DAILY_DIGEST].func == "newsletter.tasks.daily_digest"
+    assert schedules[DAILY_DIGEST].schedule_type == Schedule.DAILY
+
+
+@pytest.mark.django_db
+def test_registering_again_keeps_the_fetch_rounds_next_run(settings):
+    fetch = Schedule.objects.get(name=FETCH_ROUND)
+    Schedule.objects.filter(pk=fetch.pk).update(next_run=NOW)
+    settings.DAYBRIEF_FETCH_MINUTES = 30
+    register_schedules()
+    fetch.refresh_from_db()
+    assert (fetch.next_run, fetch.minutes) == (NOW, 30)
+
+
+def test_the_digest_runs_at_the_configured_local_time_today_or_tomorrow(settings):
+    settings.DAYBRIEF_DIGEST_TIME = "07:30"
+    settings.TIME_ZONE = "Europe/Berlin"
+    # 06:00 UTC is 07:00 in Berlin: today's 07:30 is still ahead.
+    assert next_digest_time(NOW) == dt.datetime(2026, 3, 10, 6, 30, tzinfo=dt.UTC)
+    # Past it: tomorrow.
+    assert next_digest_time(NOW + dt.timedelta(hours=1)) == dt.datetime(
+        2026, 3, 11, 6, 30, tzinfo=dt.UTC
+    )
