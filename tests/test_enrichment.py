@@ -4,8 +4,9 @@ from django.test import TestCase
 
 from tests.factories import make_article, make_source, make_topic
 from topics.enrichment import article_importance, classify, enrich_topics
+from topics.entities import extract_entities
 from topics.models import Article, Category, Kind, Relation, Topic
-from topics.summarize import split_sentences
+from topics.summarize import split_sentences, summarize
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -216,3 +217,57 @@ class ArticleImportanceTests(TestCase):
 
 def test_classify_returns_nothing_without_keywords() -> None:
     assert classify(["Quiet afternoon"], ["Nothing much happened."]) == ""
+
+
+def test_entities_skip_words_capitalised_only_at_sentence_start() -> None:
+    texts = [
+        "Officials said Lumora Systems would ship the chip. Analysts expect officials to agree.",
+        "Lumora Systems confirmed the chip ships in May. Officials declined to comment.",
+    ]
+    names = [e.name for e in extract_entities(["Chip news", "More chip news"], texts)]
+    assert names == ["Lumora Systems"]
+
+
+def test_entities_fold_a_surname_into_the_full_name_and_drop_job_titles() -> None:
+    texts = [
+        "Senate Majority Leader Harry Reid spoke on Tuesday. Reid said the vote would wait.",
+        "Harry Reid's office said the vote would wait. Twitter's Adam Sharp had no comment.",
+    ]
+    found = {e.name: e.mentions for e in extract_entities(["Reid delays", "Vote waits"], texts)}
+    assert found == {"Harry Reid": 3}  # Adam Sharp appears once only
+
+
+def test_entities_ignore_headline_case_words_the_bodies_do_not_confirm() -> None:
+    found = extract_entities(
+        ["Eurozone Retail Sales Edge Lower Despite Improving Sentiment"],
+        ["Retail sales in the Eurozone fell in October. The Eurozone economy is weak."],
+    )
+    assert [e.name for e in found] == ["Eurozone"]
+
+
+def test_entities_leave_out_the_sources_own_names() -> None:
+    texts = ["Northwire reports that Kestrel Aerospace launched. Northwire and Kestrel Aerospace."]
+    found = extract_entities(["Launch"], texts, exclude={"Northwire"})
+    assert [e.name for e in found] == ["Kestrel Aerospace"]
+
+
+def test_sentences_do_not_end_at_abbreviations_or_initials() -> None:
+    text = "Mr. Smith met George W. Bush in the U.S. Senate on Jan. 5. Then he left!\nNew line"
+    assert split_sentences(text) == [
+        "Mr. Smith met George W. Bush in the U.S. Senate on Jan. 5.",
+        "Then he left!",
+        "New line",
+    ]
+
+
+def test_summary_keeps_reading_order_and_length_limit() -> None:
+    docs = [
+        "The city council approved the new harbour bridge on Monday evening after a long debate. "
+        "Construction of the harbour bridge will start next spring and take three years.",
+        "Residents near the harbour bridge site worry about noise during construction work.",
+    ]
+    summary = summarize(docs, max_sentences=2, max_chars=400)
+    sentences = split_sentences(summary)
+    assert len(sentences) == 2
+    assert summary.index(sentences[0]) < summary.index(sentences[1])
+    assert all(s in " ".join(docs) for s in sentences)

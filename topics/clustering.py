@@ -24,7 +24,7 @@ from topics.models import Article, Topic, new_cluster_id
 MERGE_THRESHOLD = 0.09
 # Titles carry most of the story in a feed item, so they count more than the body.
 TITLE_REPEAT = 2
-# Only the lead of a long text: full texts and feed snippets then score on one scale.
+# A cap that keeps vectorizing cheap; generous, because full texts cluster better than leads.
 TEXT_CHARS = 20000
 # Similarity fades for articles published further apart than the grace period.
 TIME_GRACE_HOURS = 12.0
@@ -318,7 +318,7 @@ def _cluster_ids_for(founders: list[Article]) -> list[str]:
     taken = set(Topic.objects.filter(cluster_id__in=wanted).values_list("cluster_id", flat=True))
     ids: list[str] = []
     for candidate in wanted:
-        if candidate in taken:
+        while candidate in taken:
             candidate = new_cluster_id()
         taken.add(candidate)
         ids.append(candidate)

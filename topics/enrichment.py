@@ -39,7 +39,9 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
         "market", "markets", "stock", "stocks", "shares", "earnings", "revenue", "profit",
         "investor", "investors", "bank", "banks", "economy", "inflation", "interest rate",
         "merger", "acquisition", "ipo", "ceo", "company", "startup", "funding", "tariff",
-        "tariffs", "trade", "fed", "federal reserve", "valuation", "sales",
+        "tariffs", "trade", "fed", "federal reserve", "valuation", "sales", "exports",
+        "imports", "gdp", "manufacturing", "factory", "retail", "jobs", "unemployment",
+        "consumer", "consumers", "oil", "prices", "budget", "debt", "deficit", "bond", "bonds",
     ),
     Category.TECHNOLOGY: (
         "ai", "artificial intelligence", "ai model", "ai models", "software", "chip", "chips",
@@ -92,8 +94,6 @@ ENRICHED_FIELDS = [
     "importance_max", "lead_article", "article_count", "source_count", "earliest_at",
     "latest_at", "needs_enrichment", "updated_at",
 ]  # fmt: skip
-# Fields an editor may take over (see topics.admin.EDITABLE_TOPIC_FIELDS).
-EDITABLE = {"headline", "dek", "summary", "category", "tags", "primary_entity"}
 DEK_CHARS = 280
 # The dek is the best of this many top sentences that fits in DEK_CHARS.
 DEK_CANDIDATES = 3
@@ -157,21 +157,28 @@ def _enrich(topic: Topic, members: list[Article], centrality: dict[int, float]) 
     topic.importance = clamp(topic.importance_max + topic.importance_boost)
     topic.earliest_at = members[0].published_at
     topic.latest_at = max(a.published_at for a in members)
-    lead = max(members, key=lambda a: (round(a.source.weight * centrality[a.pk], 6), _earlier(a)))
-    topic.lead_article = lead
+    topic.lead_article = max(
+        members, key=lambda a: (round(a.source.weight * centrality[a.pk], 6), _earlier(a))
+    )
+    _describe(topic, members, list(sources.values()))
+    return changed
+
+
+def _describe(topic: Topic, members: list[Article], sources: list[Source]) -> None:
+    """The words on the card: headline, dek, summary, category, primary entity and tags."""
+    lead = topic.lead_article
+    assert lead is not None  # set by the caller for any topic with members
     texts = [a.text for a in members]
+    _set(topic, "headline", lead.title)
+    _set(topic, "dek", _dek(texts, lead))
+    _set(topic, "summary", summarize.summarize(texts, skip=frozenset({topic.dek})) or topic.dek)
+    _set(topic, "category", _category(members, sources))
     found = entities.extract_entities(
-        [a.title for a in members], texts, exclude=_source_names(sources.values())
+        [a.title for a in members], texts, exclude=_source_names(sources)
     )
     primary = _speaker(members) or (found[0].name if found else "")
-    dek = _dek(texts, lead)
-    _set(topic, "headline", lead.title)
-    _set(topic, "dek", dek)
-    _set(topic, "summary", summarize.summarize(texts, skip=frozenset({dek})) or dek)
-    _set(topic, "category", _category(members, sources.values()))
     _set(topic, "primary_entity", primary[:200])
     _set(topic, "tags", [e.name for e in found if e.name != primary][:MAX_TAGS])
-    return changed
 
 
 def _set(topic: Topic, field: str, value: object) -> None:

@@ -87,7 +87,9 @@ def extract_entities(
     """
     bodies = [_scan(_without_title(title, text)) for title, text in zip(titles, texts, strict=True)]
     heads = [_scan(title) for title in titles]
-    mid_sentence = set().union(*(e.mid_sentence for e in bodies + heads))
+    # Headline Case says nothing about which words are names.
+    plain_heads = [e for title, e in zip(titles, heads, strict=True) if not _is_title_case(title)]
+    mid_sentence = set().union(*(e.mid_sentence for e in bodies + plain_heads))
     lowercase = set().union(*(e.lowercase for e in bodies + heads))
 
     def names(evidence: _Evidence) -> list[str]:
