@@ -33,6 +33,10 @@ class Subscriber(models.Model):
     categories = models.JSONField(default=list, blank=True)
     min_importance = models.PositiveSmallIntegerField(default=1)
     max_topics = models.PositiveSmallIntegerField(default=10)
+    # The reader's morning: the digest waits until this local hour (None: as soon as built).
+    time_zone = models.CharField(max_length=64, blank=True)
+    delivery_hour = models.PositiveSmallIntegerField(null=True, blank=True)
+    paused = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +95,13 @@ class DigestTopic(models.Model):
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
     topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="digest_items")
     position = models.PositiveSmallIntegerField()
+    # The topic's size when the digest was built: the next digest compares against it to
+    # tell a story that grew (sent again, marked "Updated") from one that did not (left out).
+    article_count = models.PositiveIntegerField(default=0)
+    source_count = models.PositiveIntegerField(default=0)
+    is_update = models.BooleanField(default=False)
+    new_article_count = models.PositiveIntegerField(default=0)
+    new_source_count = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["digest", "position"]
@@ -111,6 +122,10 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped (nothing to send or unsubscribed)"
+    SUPPRESSED = "suppressed", "Suppressed (unsubscribed, bounced or complained)"
+    # The worker died between recording the send and hearing the server's answer: the
+    # message may or may not have arrived, so it is shown to editors, never resent blindly.
+    UNCERTAIN = "uncertain", "Uncertain (worker died mid-send)"
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
@@ -128,9 +143,17 @@ class Delivery(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Not sent before this time (the reader's local morning); None means at once.
+    send_after = models.DateTimeField(null=True, blank=True)
+    # "host:pid" of the worker holding the row, until lease_until (see newsletter/leases.py).
+    lease_owner = models.CharField(max_length=100, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=300, blank=True)
     error = models.TextField(blank=True)
+    # The reader's preference segment (newsletter/segments.py): readers in one segment
+    # share one rendered body, frozen with the recipients when the digest is built.
+    segment = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = DeliveryQuerySet.as_manager()
@@ -146,7 +169,67 @@ class Delivery(models.Model):
         indexes = [
             # Senders claim the pending deliveries of a digest in primary-key order.
             models.Index(fields=["digest", "status"], name="delivery_queue_idx"),
+            # The reconciler looks for held rows whose lease ran out.
+            models.Index(fields=["status", "lease_until"], name="delivery_lease_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.digest} → {self.subscriber}"
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    SOFT_BOUNCES = "soft_bounces", "Repeated soft bounces"
+    COMPLAINT = "complaint", "Spam complaint"
+    ERASED = "erased", "Reader deleted their data"
+    MANUAL = "manual", "Added by an editor"
+
+
+class Suppression(models.Model):
+    """An address that must never be mailed a digest again.
+
+    Keyed by a hash of the normalized address, so it survives (and respects) the deletion
+    of the reader's data: we can tell the address is suppressed without keeping it.
+    """
+
+    address_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.address_hash[:12]}… ({self.get_reason_display()})"
+
+
+class WebhookEvent(models.Model):
+    """A tracking event from the email provider, stored first and processed by a task."""
+
+    esp = models.CharField(max_length=40)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=20)
+    # Soft or hard, for bounces; see newsletter/webhooks.py.
+    bounce_kind = models.CharField(max_length=10, blank=True)
+    address_hash = models.CharField(max_length=64, blank=True)
+    message_id = models.CharField(max_length=300, blank=True)
+    delivery = models.ForeignKey(
+        Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            # Providers resend events; each is processed once.
+            models.UniqueConstraint(fields=["esp", "event_id"], name="webhookevent_unique_id")
+        ]
+        indexes = [
+            # Counting a reader's soft bounces.
+            models.Index(fields=["address_hash", "event_type"], name="webhookevent_address_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp} {self.event_type} {self.event_id}"

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from django.core import mail
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db.models import F
+from django.db import transaction
+from django.db.models import Count, F
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from newsletter import emails
 from newsletter.emails import RenderedEmail
@@ -24,7 +26,9 @@ from newsletter.models import (
     DeliveryStatus,
     Digest,
     DigestStatus,
+    Subscriber,
     SubscriberStatus,
+    normalize_email,
 )
 
 logger = logging.getLogger(__name__)
@@ -179,3 +183,67 @@ def finish_digest(digest_id: int) -> bool:
         pk=digest_id, status__in=[DigestStatus.BUILT, DigestStatus.SENDING]
     ).update(status=DigestStatus.SENT, sent_at=timezone.now())
     return True
+
+
+# --- Editors' controls (the admin calls these) --------------------------------------
+
+
+def delivery_counts(digest_id: int) -> dict[str, int]:
+    """How many of the digest's deliveries are in each status, every status present."""
+    counts = dict.fromkeys(DeliveryStatus.values, 0)
+    rows = Delivery.objects.filter(digest_id=digest_id).values_list("status").annotate(Count("pk"))
+    counts.update(dict(rows))
+    return counts
+
+
+def pause_digest(digest_id: int) -> bool:
+    """Stop sending after the message in flight; False when the digest is already
+    finished or paused."""
+    paused = Digest.objects.filter(
+        pk=digest_id, status__in=[DigestStatus.BUILT, DigestStatus.SENDING]
+    ).update(status=DigestStatus.PAUSED)
+    return paused == 1
+
+
+def resume_digest(digest_id: int) -> bool:
+    """Unpause and queue the sending again; False when the digest was not paused."""
+    resumed = Digest.objects.filter(pk=digest_id, status=DigestStatus.PAUSED).update(
+        status=DigestStatus.SENDING
+    )
+    if resumed:
+        enqueue_sending(digest_id)
+    return resumed == 1
+
+
+def retry_failed(digest_id: int) -> int:
+    """Put the digest's failed deliveries back in the queue and send them; the count."""
+    with transaction.atomic():
+        retried = Delivery.objects.filter(digest_id=digest_id, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING, attempts=0, error=""
+        )
+        if retried:
+            # A finished digest has work again; a paused one stays paused.
+            Digest.objects.filter(pk=digest_id, status=DigestStatus.SENT).update(
+                status=DigestStatus.SENDING
+            )
+            transaction.on_commit(lambda: enqueue_sending(digest_id))
+    return retried
+
+
+def enqueue_sending(digest_id: int) -> None:
+    async_task("newsletter.sending.send_digest", digest_id, task_name=f"send digest {digest_id}")
+
+
+def send_test(digest_id: int, address: str) -> str:
+    """Mail the digest as readers get it to `address` (an editor checking it), outside the
+    ledger; the Message-ID sent. The unsubscribe link is that of the reader with this
+    address, or one that unsubscribes nobody."""
+    digest = Digest.objects.get(pk=digest_id)
+    email = emails.render_digest(digest)
+    reader = Subscriber.objects.filter(email=normalize_email(address)).first()
+    # pk 0 belongs to no row, so the test's unsubscribe link cannot remove anyone.
+    reader = reader or Subscriber(pk=0, email=normalize_email(address))
+    test = RenderedEmail(f"[Test] {email.subject}", email.text, email.html)
+    message = emails.digest_message(test, reader)
+    message.send()
+    return message.extra_headers["Message-ID"]
