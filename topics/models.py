@@ -1,6 +1,7 @@
 """Sources feed Articles; clustering groups Articles into Topics (one per real-world story)."""
 
 import datetime as dt
+import re
 import secrets
 
 from django.db import models
@@ -159,7 +160,8 @@ class Topic(models.Model):
     headline = models.TextField(blank=True)
     dek = models.TextField(blank=True, help_text="One sentence under the headline.")
     summary = models.TextField(blank=True, help_text="The longer paragraph (“Let's dive in”).")
-    category = models.CharField(max_length=32, choices=Category.choices, blank=True)
+    # A TopicCategory slug: the list is editable, so no fixed choices here.
+    category = models.CharField(max_length=32, blank=True)
     primary_entity = models.CharField(max_length=200, blank=True)
     tags = models.JSONField(default=list, blank=True)
     importance = models.PositiveSmallIntegerField(default=1, help_text="1-5, boost included.")
@@ -219,6 +221,56 @@ class Topic(models.Model):
 
     def is_edited(self, field: str) -> bool:
         return field in self.edited_fields
+
+
+class TopicCategory(models.Model):
+    """One entry of the editable category list, with the words that suggest it."""
+
+    slug = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=64)
+    keywords = models.TextField(
+        blank=True, help_text="Words or phrases that suggest this category, comma-separated."
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name_plural = "topic categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def keyword_list(self) -> list[str]:
+        return split_terms(self.keywords)
+
+
+class Tag(models.Model):
+    """A tag editors curate: its display name, the other spellings that mean it, or a block."""
+
+    name = models.CharField(max_length=100, unique=True)
+    aliases = models.TextField(
+        blank=True, help_text="Other spellings that mean this tag, comma-separated."
+    )
+    is_blocked = models.BooleanField(
+        default=False, help_text="Never show this name (or its aliases) as a tag."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def alias_list(self) -> list[str]:
+        return split_terms(self.aliases)
+
+
+def split_terms(value: str) -> list[str]:
+    """Comma- or line-separated terms, stripped, blanks dropped."""
+    return [term.strip() for term in re.split(r"[,\n]", value) if term.strip()]
 
 
 def new_cluster_id() -> str:
