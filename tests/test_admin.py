@@ -61,7 +61,7 @@ class AdminPagesTests(AdminTestCase):
         checks = {
             "admin:topics_source_changelist": "?q=north&is_active__exact=1",
             "admin:topics_article_changelist": f"?q=Lumora&source__id__exact={self.source.pk}",
-            "admin:topics_topic_changelist": "?q=Brightwave&is_pinned__exact=0",
+            "admin:topics_topic_changelist": "?q=Brightwave&day=today&coverage=single",
             "admin:newsletter_subscriber_changelist": "?q=ada&status__exact=confirmed",
             "admin:newsletter_delivery_changelist": "?status__exact=pending",
         }
