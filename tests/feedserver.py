@@ -41,6 +41,8 @@ class _Stall:
     sent: bytes
     headers: Mapping[str, str]
     before_headers: bool
+    # With a pace, the server then sends one more byte every `pace` seconds, forever.
+    pace: float | None = None
 
 
 Handler = Callable[[Request], Response]
@@ -108,6 +110,17 @@ class FeedServer:
         closes (or send nothing at all with `before_headers`)."""
         self._set(path, _Stall(sent, dict(headers or {}), before_headers))
 
+    def trickle(
+        self,
+        path: str,
+        sent: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+        pace: float = 0.01,
+    ) -> None:
+        """Answer 200, send `sent`, then one byte every `pace` seconds until the server
+        closes: each read gets data, so only an overall deadline can end the fetch."""
+        self._set(path, _Stall(sent, dict(headers or {}), before_headers=False, pace=pace))
+
     def requests_for(self, path: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if urlsplit(r.path).path == path]
@@ -164,7 +177,15 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(stall.sent)
                 self.wfile.flush()
-            server._released.wait()
+            if stall.pace is None:
+                server._released.wait()
+            # The server's own pacing, released at once when the test ends (not a test sleep).
+            while stall.pace is not None and not server._released.wait(stall.pace):
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    break  # the client gave up
             self.close_connection = True
 
         do_HEAD = do_GET

@@ -39,7 +39,7 @@ class FetchSourcesCommandTests(TestCase):
         self.assertEqual(
             lines,
             [
-                f"Dead (#{self.dead.pk}): failed: HTTP 404",
+                f"Dead (#{self.dead.pk}): failed: HTTP 404 (not found)",
                 f"Wire (#{self.wire.pk}): 2 new, 0 updated",
                 "2 sources: 1 fetched, 1 failed, 2 new articles",
             ],

@@ -3,6 +3,7 @@
 import datetime as dt
 import gzip
 import itertools
+import socket
 import zlib
 from types import SimpleNamespace
 from unittest import mock
@@ -151,9 +152,9 @@ class FetchSourceTests(TestCase):
 
         result = self.fetch(source)
 
-        self.assertEqual((result.status, result.error), (Status.FAILED, "HTTP 404"))
+        self.assertEqual((result.status, result.error), (Status.FAILED, "HTTP 404 (not found)"))
         self.assertEqual((source.last_status, source.consecutive_errors), (404, 1))
-        self.assertEqual(source.last_error, "HTTP 404")
+        self.assertEqual(source.last_error, "HTTP 404 (not found)")
         self.assertEqual(source.next_fetch_at, NOW + INTERVAL)
         self.assertTrue(source.is_active)
 
@@ -183,7 +184,7 @@ class FetchSourceTests(TestCase):
 
         self.fetch(source)
 
-        self.assertEqual(source.last_error, "HTTP 429")
+        self.assertEqual(source.last_error, "HTTP 429 (rate limited by the server)")
         self.assertEqual(source.next_fetch_at, NOW + dt.timedelta(hours=2))
 
     def test_a_server_that_never_answers_times_out(self) -> None:
@@ -309,6 +310,39 @@ class FetchSourceTests(TestCase):
         self.assertRegex(result.error, r"^refused: localhost resolves to a private address \(")
         self.assertEqual(self.server.requests, [])
 
+    def test_the_connection_goes_to_the_address_that_was_checked(self) -> None:
+        self.server.route("/rss", RSS, headers=RSS_HEADERS)
+        port = int(self.server.base_url.rsplit(":", 1)[1])
+        answers = iter(["127.0.0.1", "203.0.113.9"])  # a rebinding resolver would flip
+        real_getaddrinfo = socket.getaddrinfo
+
+        def resolve(host, *args, **kwargs):
+            if host != "rebind.example":  # the address literal we connect to
+                return real_getaddrinfo(host, *args, **kwargs)
+            return [(2, 1, 6, "", (next(answers), port))]
+
+        with mock.patch.object(socket, "getaddrinfo", side_effect=resolve):
+            result = self.fetch(make_source(feed_url=f"http://rebind.example:{port}/rss"))
+
+        # One resolution, and the socket was opened to its answer: no second lookup.
+        self.assertEqual((result.status, result.new), (Status.OK, 2))
+
+    @override_settings(DAYBRIEF_ALLOW_PRIVATE_FEEDS=False)
+    def test_a_name_rebound_to_a_private_address_at_connect_time_is_refused(self) -> None:
+        self.server.route("/rss", RSS, headers=RSS_HEADERS)
+        port = int(self.server.base_url.rsplit(":", 1)[1])
+
+        def resolve(host, *args, **kwargs):
+            return [(2, 1, 6, "", ("127.0.0.1", port))]
+
+        with mock.patch.object(socket, "getaddrinfo", side_effect=resolve):
+            result = self.fetch(make_source(feed_url=f"http://rebind.example:{port}/rss"))
+
+        self.assertEqual(
+            result.error, "refused: rebind.example resolves to a private address (127.0.0.1)"
+        )
+        self.assertEqual(self.server.requests, [])
+
     def test_an_unreachable_host_is_an_error(self) -> None:
         source = make_source(feed_url="http://127.0.0.1:9/feed.xml")  # discard port: closed
 
@@ -343,7 +377,7 @@ class FetchDueSourcesTests(TestCase):
         self.assertEqual(good.articles.count(), 2)
         self.assertEqual(also_good.articles.count(), 1)
         bad.refresh_from_db()
-        self.assertEqual(bad.last_error, "HTTP 404")
+        self.assertEqual(bad.last_error, "HTTP 404 (not found)")
 
     def test_an_unexpected_error_in_one_source_is_recorded_and_the_round_goes_on(self) -> None:
         broken = make_source(name="Broken", feed_url=self.server.url("/rss"))

@@ -223,7 +223,7 @@ class IngestFeedTests(TestCase):
         self.assertIn("Tom & Jerry", Article.objects.get().title)
 
     def test_an_html_page_is_not_a_feed_and_stores_nothing(self) -> None:
-        page = b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>x</body>"
+        page = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>x</body>"
 
         with self.assertRaisesMessage(NotAFeed, "not a feed (got an HTML page)"):
             self.ingest(page, "text/html; charset=utf-8")

@@ -20,7 +20,9 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from newsletter.metrics import count_fetch
 from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, download, retry_after
+from topics.feed_parsing import looks_like_bot_challenge
 from topics.ingestion import NotAFeed, ingest_feed
 from topics.models import Source
 
@@ -69,7 +71,7 @@ class RoundResult:
 def fetch_source(source_id: int, limits: Limits = DEFAULT_LIMITS) -> SourceResult:
     """Fetch one source now (due or not), store its new entries, record its health."""
     source = Source.objects.get(pk=source_id)
-    return _record_safely(source, _try_download(_Request.of(source), limits))
+    return count_fetch(_record_safely(source, _try_download(_Request.of(source), limits)))
 
 
 def fetch_due_sources(now: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> RoundResult:
@@ -88,7 +90,7 @@ def fetch_sources(
     the round.
     """
     sources = list(Source.objects.filter(pk__in=list(source_ids)))
-    results = [_record_safely(s, d) for s, d in _downloads(sources, limits, workers)]
+    results = [count_fetch(_record_safely(s, d)) for s, d in _downloads(sources, limits, workers)]
     results.sort(key=lambda r: (r.name.lower(), r.source_id))
     return RoundResult(
         fetched=sum(not r.failed for r in results),
@@ -287,7 +289,18 @@ def _validators(outcome: Download, keep_from: Source | None = None) -> dict[str,
     return {"etag": etag, "last_modified": last_modified}
 
 
+_HTTP_ERRORS = {
+    401: "access denied",
+    403: "access denied",
+    404: "not found",
+    429: "rate limited by the server",
+}
+
+
 def _http_error(outcome: Download) -> str:
-    if outcome.status == 403 and outcome.headers.get("cf-mitigated") == "challenge":
-        return "blocked by bot protection (HTTP 403)"
-    return f"HTTP {outcome.status}"
+    status = outcome.status
+    challenged = outcome.headers.get("cf-mitigated") == "challenge"
+    if status in (403, 429, 503) and (challenged or looks_like_bot_challenge(outcome.body)):
+        return f"blocked by bot protection (HTTP {status})"
+    words = _HTTP_ERRORS.get(status) or ("server error" if status >= 500 else "")
+    return f"HTTP {status} ({words})" if words else f"HTTP {status}"
