@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from newsletter.metrics import count_fetch
 from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, download, retry_after
 from topics.feed_parsing import looks_like_bot_challenge
 from topics.ingestion import NotAFeed, ingest_feed
@@ -71,7 +70,7 @@ class RoundResult:
 def fetch_source(source_id: int, limits: Limits = DEFAULT_LIMITS) -> SourceResult:
     """Fetch one source now (due or not), store its new entries, record its health."""
     source = Source.objects.get(pk=source_id)
-    return count_fetch(_record_safely(source, _try_download(_Request.of(source), limits)))
+    return _record_safely(source, _try_download(_Request.of(source), limits))
 
 
 def fetch_due_sources(now: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> RoundResult:
@@ -90,7 +89,7 @@ def fetch_sources(
     the round.
     """
     sources = list(Source.objects.filter(pk__in=list(source_ids)))
-    results = [count_fetch(_record_safely(s, d)) for s, d in _downloads(sources, limits, workers)]
+    results = [_record_safely(s, d) for s, d in _downloads(sources, limits, workers)]
     results.sort(key=lambda r: (r.name.lower(), r.source_id))
     return RoundResult(
         fetched=sum(not r.failed for r in results),
