@@ -233,3 +233,14 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp} {self.event_type} {self.event_id}"
+
+
+class ThrottleBucket(models.Model):
+    """When the next message may leave under one rate limit, shared by every worker
+    (see newsletter/throttling.py)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    next_slot_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.key} (next at {self.next_slot_at:%H:%M:%S.%f})"

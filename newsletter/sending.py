@@ -1,25 +1,33 @@
 """Sending a built digest to its frozen recipients, each exactly once.
 
-The Delivery rows are the ledger. A delivery moves pending → sending (claimed by a
-conditional UPDATE just before its message goes out) → sent / failed / skipped, or back to
-pending after a transient SMTP error. Claiming one row right before its send, rather than a
-whole batch up front, means a worker that dies mid-batch leaves at most one row in
-"sending" (visible, never silently resent) instead of a batch of unsent ones.
+The Delivery rows are the ledger. Workers lease due pending rows in batches
+(newsletter/leases.py) and send them over one connection per batch. A row moves
+pending → sending (leased) → sent just before the server can accept the message (the
+final "." of SMTP DATA, newsletter/smtp.py) → lease dropped once the server answered.
+Failures settle the row as failed (permanent) or back to pending with a later send-after
+time (transient, with backoff). Suppressed addresses, readers who left and readers who
+paused are settled without any email. A worker that dies leaves leased rows that the
+reconciler returns to the queue, or marks uncertain when the message may have arrived.
 """
 
+import datetime as dt
 import logging
 import smtplib
-from contextlib import suppress
-from dataclasses import dataclass
+import time
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 
+from django.conf import settings
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, F, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from newsletter import emails
+from newsletter import emails, leases, suppression, throttling
 from newsletter.emails import RenderedEmail
 from newsletter.models import (
     Delivery,
@@ -30,12 +38,17 @@ from newsletter.models import (
     SubscriberStatus,
     normalize_email,
 )
+from newsletter.prototypes import MessagePrototype, slow_message
+from newsletter.smtp import HandoverRefused, SMTPConnection, uses_smtp
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 200
 # A delivery that keeps meeting temporary errors is failed for good after this many tries.
 MAX_ATTEMPTS = 5
+# Waits before retrying a temporary failure: 1, 2, 4, 8 minutes...
+RETRY_BASE = dt.timedelta(minutes=1)
+# Tests replace this; production really waits for its throttle slot.
+sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass
@@ -43,6 +56,7 @@ class SendResult:
     sent: int = 0
     failed: int = 0
     skipped: int = 0
+    suppressed: int = 0
     # Transient failures put back to pending for a later call.
     deferred: int = 0
 
@@ -53,101 +67,193 @@ class SendResult:
             self.failed += 1
         elif status == DeliveryStatus.SKIPPED:
             self.skipped += 1
+        elif status == DeliveryStatus.SUPPRESSED:
+            self.suppressed += 1
         elif status == DeliveryStatus.PENDING:
             self.deferred += 1
 
 
-def send_digest(digest_id: int) -> SendResult:
-    """Send the digest's pending deliveries; a second call (or a second worker) sends
-    nothing that was already sent or claimed. Deliveries deferred by a transient error are
-    retried by the next call, not this one, so a flaky server cannot make this loop."""
+def send_digest(digest_id: int, progress: Callable[[int], None] | None = None) -> SendResult:
+    """Send the digest's due pending deliveries; a second call (or a second worker) sends
+    nothing that was already sent or claimed. Deliveries deferred by a transient error
+    wait for their retry time, so a flaky server cannot make this loop. `progress` is
+    called with the number of deliveries settled after each batch."""
     result = SendResult()
-    digest = Digest.objects.get(pk=digest_id)
-    if digest.status == DigestStatus.PAUSED:
+    leases.reconcile_leases()
+    if not start_digest(digest_id):
         return result
-    Digest.objects.filter(pk=digest_id, status=DigestStatus.BUILT).update(
-        status=DigestStatus.SENDING
-    )
-    email: RenderedEmail | None = None
-    after = 0
-    while (batch := next_batch(digest_id, after)) and not is_paused(digest_id):
-        # Rendered once per call, and only when there is someone to send to.
-        email = email or emails.render_digest(digest)
-        send_batch(batch, email, result)
-        after = batch[-1]
+    bodies = DigestBodies(Digest.objects.get(pk=digest_id))
+    while not is_paused(digest_id):
+        batch = leases.claim_batch(digest_id, settings.DAYBRIEF_SEND_BATCH, timezone.now())
+        if not batch:
+            break
+        send_batch(batch, bodies, result)
+        if progress:
+            progress(len(batch))
     finish_digest(digest_id)
-    logger.info("Digest %s: %s", digest, result)
+    logger.info("Digest %s: %s", digest_id, result)
     return result
 
 
-def next_batch(digest_id: int, after: int) -> list[int]:
-    pending = Delivery.objects.pending().filter(digest_id=digest_id, pk__gt=after)
-    return list(pending.order_by("pk").values_list("pk", flat=True)[:BATCH_SIZE])
+def send_due_digests() -> dict[int, int]:
+    """Send what is due of every digest being sent (readers whose morning came, retries
+    whose time came, rows a dead worker left); {digest id: messages sent}."""
+    leases.reconcile_leases()
+    sending = Digest.objects.filter(status=DigestStatus.SENDING).values_list("pk", flat=True)
+    return {digest_id: send_digest(digest_id).sent for digest_id in sending}
+
+
+def start_digest(digest_id: int) -> bool:
+    """False when the digest is paused; the first start schedules readers' mornings."""
+    if Digest.objects.filter(pk=digest_id, status=DigestStatus.BUILT).update(
+        status=DigestStatus.SENDING
+    ):
+        schedule_mornings(digest_id)
+    return not is_paused(digest_id)
 
 
 def is_paused(digest_id: int) -> bool:
     return Digest.objects.filter(pk=digest_id, status=DigestStatus.PAUSED).exists()
 
 
-def send_batch(delivery_ids: list[int], email: RenderedEmail, result: SendResult) -> None:
-    # One connection for the whole batch: opening SMTP (and TLS) per message costs more
-    # than the message itself.
-    with mail.get_connection() as connection:
-        for delivery_id in delivery_ids:
-            result.add(send_one(delivery_id, email, connection))
+# --- Readers' local mornings ----------------------------------------------------------
 
 
-def send_one(delivery_id: int, email: RenderedEmail, connection: BaseEmailBackend) -> str | None:
-    """The delivery's new status, or None when another worker claimed it first."""
-    if not claim_delivery(delivery_id):
-        return None
-    delivery = Delivery.objects.select_related("subscriber").get(pk=delivery_id)
-    if delivery.subscriber.status != SubscriberStatus.CONFIRMED:
-        return record(delivery_id, DeliveryStatus.SKIPPED, error="No longer subscribed.")
+def schedule_mornings(digest_id: int, now: dt.datetime | None = None) -> int:
+    """Hold each delivery until its reader's chosen local hour on the digest's day (or
+    send at once if that hour has passed); one UPDATE per (time zone, hour) in use."""
+    now = now or timezone.now()
+    digest = Digest.objects.get(pk=digest_id)
+    pending = Delivery.objects.filter(
+        digest_id=digest_id,
+        status=DeliveryStatus.PENDING,
+        subscriber__delivery_hour__isnull=False,
+    )
+    groups = pending.values_list("subscriber__time_zone", "subscriber__delivery_hour").distinct()
+    held = 0
+    for zone, hour in groups:
+        local = local_morning(digest.date, zone, hour)
+        if local > now:
+            held += pending.filter(
+                subscriber__time_zone=zone, subscriber__delivery_hour=hour
+            ).update(send_after=local)
+    return held
+
+
+def local_morning(day: dt.date, zone: str, hour: int) -> dt.datetime:
     try:
-        message = emails.digest_message(email, delivery.subscriber)
-        if connection.send_messages([message]) != 1:
-            raise RuntimeError("The email backend accepted no message.")
+        tz: dt.tzinfo = zoneinfo.ZoneInfo(zone) if zone else timezone.get_default_timezone()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        tz = timezone.get_default_timezone()
+    return dt.datetime.combine(day, dt.time(hour=hour), tzinfo=tz)
+
+
+# --- One batch ------------------------------------------------------------------------
+
+
+@dataclass
+class DigestBodies:
+    """The digest rendered once per body, and serialised once for fast SMTP sending."""
+
+    digest: Digest
+    rendered: dict[str, RenderedEmail] = field(default_factory=dict)
+    prototypes: dict[str, MessagePrototype | None] = field(default_factory=dict)
+
+    def email(self, delivery: Delivery) -> RenderedEmail:
+        key = delivery.segment
+        if key not in self.rendered:
+            self.rendered[key] = emails.render_segment(self.digest, key)
+        return self.rendered[key]
+
+    def prototype(self, delivery: Delivery) -> MessagePrototype | None:
+        key = delivery.segment
+        if key not in self.prototypes:
+            self.prototypes[key] = MessagePrototype.build(self.email(delivery))
+        return self.prototypes[key]
+
+
+def send_batch(delivery_ids: list[int], bodies: DigestBodies, result: SendResult) -> None:
+    deliveries = list(
+        Delivery.objects.filter(pk__in=delivery_ids).select_related("subscriber").order_by("pk")
+    )
+    suppressed = suppression.suppressed_among(d.subscriber.email for d in deliveries)
+    with open_transport(bodies) as transport:
+        for delivery in deliveries:
+            result.add(send_one(delivery, transport, suppressed))
+    # Anything this worker still holds (a refused handover) goes back to the queue.
+    release(delivery_ids)
+
+
+def send_one(delivery: Delivery, transport: "Transport", suppressed: set[str]) -> str | None:
+    """The delivery's new status, or None when the ledger took the row from us."""
+    reader = delivery.subscriber
+    if reader.email in suppressed:
+        return settle(delivery.pk, DeliveryStatus.SUPPRESSED, "On the suppression list.")
+    if reader.status != SubscriberStatus.CONFIRMED:
+        return settle(delivery.pk, DeliveryStatus.SKIPPED, "No longer subscribed.")
+    if reader.paused:
+        return settle(delivery.pk, DeliveryStatus.SKIPPED, "The reader paused their digest.")
+    throttling.wait_for_slot(reader.email, sleep)
+    try:
+        transport.send(delivery)
+    except HandoverRefused:
+        return None
     except Exception as exc:
-        return record_failure(delivery, exc, connection)
-    return record(
-        delivery_id,
-        DeliveryStatus.SENT,
+        return record_failure(delivery, exc, transport)
+    leases.end_lease(delivery.pk)
+    return DeliveryStatus.SENT
+
+
+def held_by_me(delivery_id: int, *statuses: str) -> QuerySet[Delivery]:
+    return Delivery.objects.filter(
+        pk=delivery_id, lease_owner=leases.lease_owner(), status__in=statuses
+    )
+
+
+def hand_over(delivery_id: int, message_id: str) -> bool:
+    """Record the delivery as sent, just before the message leaves for good; False when
+    this worker no longer holds it (its lease ended), and then it must not leave."""
+    handed = held_by_me(delivery_id, DeliveryStatus.SENDING).update(
+        status=DeliveryStatus.SENT,
         sent_at=timezone.now(),
-        message_id=message.extra_headers["Message-ID"],
+        message_id=message_id,
         attempts=F("attempts") + 1,
         error="",
     )
+    return handed == 1
 
 
-def claim_delivery(delivery_id: int) -> bool:
-    """True when this worker moved the delivery from pending to sending; False when
-    someone else got there first or it is no longer pending."""
-    claimed = Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SENDING, claimed_at=timezone.now()
-    )
-    return claimed == 1
-
-
-def record(delivery_id: int, status: str, **fields: object) -> str:
-    Delivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).update(
-        status=status, **fields
+def settle(delivery_id: int, status: str, error: str = "", **fields: object) -> str:
+    held_by_me(delivery_id, DeliveryStatus.SENDING, DeliveryStatus.SENT).update(
+        status=status, error=error, lease_owner="", lease_until=None, **fields
     )
     return status
 
 
-def record_failure(delivery: Delivery, exc: Exception, connection: BaseEmailBackend) -> str:
-    code = smtp_code(exc)
-    if (code is None and isinstance(exc, OSError)) or code == 421:
-        # The connection broke, or the server is closing it: drop it so the next
-        # message reconnects instead of failing on a dead socket.
-        with suppress(Exception):
-            connection.close()
+def release(delivery_ids: list[int]) -> int:
+    return Delivery.objects.filter(
+        pk__in=delivery_ids,
+        lease_owner=leases.lease_owner(),
+        status=DeliveryStatus.SENDING,
+    ).update(status=DeliveryStatus.PENDING, lease_owner="", lease_until=None)
+
+
+def record_failure(delivery: Delivery, exc: Exception, transport: "Transport") -> str:
+    transport.after_error(exc)
     attempts = delivery.attempts + 1
     retry = is_transient(exc) and attempts < MAX_ATTEMPTS
-    status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
-    logger.warning("Delivery %s to %s: %s (%s)", delivery.pk, delivery.subscriber, exc, status)
-    return record(delivery.pk, status, attempts=attempts, error=describe(exc))
+    logger.warning(
+        "Delivery %s to %s: %s (retry: %s)", delivery.pk, delivery.subscriber, exc, retry
+    )
+    if not retry:
+        return settle(delivery.pk, DeliveryStatus.FAILED, describe(exc), attempts=attempts)
+    return settle(
+        delivery.pk,
+        DeliveryStatus.PENDING,
+        describe(exc),
+        attempts=attempts,
+        send_after=timezone.now() + RETRY_BASE * 2 ** (attempts - 1),
+    )
 
 
 def smtp_code(exc: Exception) -> int | None:
@@ -183,6 +289,95 @@ def finish_digest(digest_id: int) -> bool:
         pk=digest_id, status__in=[DigestStatus.BUILT, DigestStatus.SENDING]
     ).update(status=DigestStatus.SENT, sent_at=timezone.now())
     return True
+
+
+# --- Transports: our SMTP client, or any Django email backend ---------------------
+
+
+class Transport:
+    def __init__(self, bodies: DigestBodies) -> None:
+        self.bodies = bodies
+
+    def send(self, delivery: Delivery) -> None:
+        raise NotImplementedError
+
+    def after_error(self, exc: Exception) -> None:
+        """Forget a connection the error may have broken."""
+
+    def close(self) -> None:
+        """Close the connection, if one is open."""
+
+
+class SMTPTransport(Transport):
+    """One reused SMTP connection; the ledger records each message before its final dot."""
+
+    connection: SMTPConnection | None = None
+
+    def send(self, delivery: Delivery) -> None:
+        prototype = self.bodies.prototype(delivery)
+        addressed = prototype.address(delivery.subscriber) if prototype else None
+        if addressed is not None:
+            data, message_id = addressed.data, addressed.message_id
+        else:
+            data, message_id = slow_message(self.bodies.email(delivery), delivery.subscriber)
+        if self.connection is None:
+            self.connection = SMTPConnection.open()
+        sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        self.connection.send(
+            sender, delivery.subscriber.email, data, lambda: hand_over(delivery.pk, message_id)
+        )
+
+    def after_error(self, exc: Exception) -> None:
+        code = smtp_code(exc)
+        if self.connection and (code is None or code == 421):
+            # Broken, closing (421) or abandoned mid-DATA: reconnect for the next one.
+            self.connection.abort()
+            self.connection = None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+class BackendTransport(Transport):
+    """Django's configured backend (outbox, console, locmem, an anymail ESP). It cannot
+    tell us when the message becomes final, so the row is recorded just before the hand-over."""
+
+    def __init__(self, bodies: DigestBodies) -> None:
+        super().__init__(bodies)
+        self.connection = mail.get_connection()
+        self.connection.open()
+
+    def send(self, delivery: Delivery) -> None:
+        message = emails.digest_message(self.bodies.email(delivery), delivery.subscriber)
+        if not hand_over(delivery.pk, message.extra_headers["Message-ID"]):
+            raise HandoverRefused(delivery.subscriber.email)
+        if self.connection.send_messages([message]) != 1:
+            raise RuntimeError("The email backend accepted no message.")
+        status = getattr(message, "anymail_status", None)
+        if status is not None and status.message_id:
+            # An ESP's own id is what its webhooks will quote back to us.
+            Delivery.objects.filter(pk=delivery.pk).update(message_id=str(status.message_id))
+
+    def after_error(self, exc: Exception) -> None:
+        code = smtp_code(exc)
+        if (code is None and isinstance(exc, OSError)) or code == 421:
+            with suppress(Exception):
+                self.connection.close()
+
+    def close(self) -> None:
+        with suppress(Exception):
+            self.connection.close()
+
+
+@contextmanager
+def open_transport(bodies: DigestBodies) -> Iterator[Transport]:
+    transport: Transport = SMTPTransport(bodies) if uses_smtp() else BackendTransport(bodies)
+    try:
+        yield transport
+    finally:
+        transport.close()
 
 
 # --- Editors' controls (the admin calls these) --------------------------------------

@@ -106,6 +106,20 @@ globals().update(email_settings(_email_url or "outbox://"))
 UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")
 POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daybrief, 1 Example Street, Example City")
 
+# --- Delivery (newsletter/sending.py, leases.py, throttling.py) ------------------
+# How long a worker holds claimed deliveries before others may take them over.
+DAYBRIEF_LEASE_SECONDS = env_int("DAYBRIEF_LEASE_SECONDS", 300)
+DAYBRIEF_SEND_BATCH = env_int("DAYBRIEF_SEND_BATCH", 200)
+# Messages per second for all workers together, and per recipient domain
+# ("gmail.com=20,outlook.com=10"); 0 or absent means no limit.
+DAYBRIEF_SEND_RATE = env_int("DAYBRIEF_SEND_RATE", 0)
+DAYBRIEF_DOMAIN_RATES = env_list("DAYBRIEF_DOMAIN_RATES", [])
+# Soft bounces (mailbox full...) in a row before an address is suppressed.
+DAYBRIEF_SOFT_BOUNCE_LIMIT = env_int("DAYBRIEF_SOFT_BOUNCE_LIMIT", 3)
+# Signups allowed per hour from one IP address and for one email address.
+DAYBRIEF_SIGNUPS_PER_IP_HOUR = env_int("DAYBRIEF_SIGNUPS_PER_IP_HOUR", 10)
+DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR = env_int("DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR", 3)
+
 # --- Background work (django-q2) -------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 Q_CLUSTER = {

@@ -7,16 +7,18 @@ import time_machine
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 
-from newsletter import emails, sending, tokens
+from newsletter import emails, leases, sending, suppression, tokens
 from newsletter.digests import build_digest
+from newsletter.leases import claim_batch
 from newsletter.models import (
     Delivery,
     DeliveryStatus,
     DigestStatus,
     Subscriber,
     SubscriberStatus,
+    SuppressionReason,
 )
-from newsletter.sending import claim_delivery, send_digest
+from newsletter.sending import send_digest
 from tests.factories import make_article, make_subscriber, make_topic
 from tests.smtpserver import running_smtp_server, use_smtp_server
 
@@ -101,9 +103,9 @@ def test_the_digest_is_rendered_once_per_send_not_per_recipient():
     assert len(mail.outbox) == 3
 
 
-def test_each_batch_reuses_one_connection(monkeypatch):
+def test_each_batch_reuses_one_connection(settings):
     digest = built_digest("a@example.com", "b@example.com", "c@example.com")
-    monkeypatch.setattr(sending, "BATCH_SIZE", 2)
+    settings.DAYBRIEF_SEND_BATCH = 2
     with mock.patch.object(sending.mail, "get_connection", wraps=mail.get_connection) as connect:
         send_digest(digest.pk)
     assert connect.call_count == 2
@@ -137,7 +139,10 @@ def test_a_temporary_smtp_error_puts_the_delivery_back_for_the_next_run(flaky):
     assert digest.status == DigestStatus.SENDING
 
     flaky.clear()
-    assert send_digest(digest.pk).sent == 1
+    # Not before its backoff has passed.
+    assert send_digest(digest.pk).sent == 0
+    with time_machine.travel(NOW + sending.RETRY_BASE, tick=False):
+        assert send_digest(digest.pk).sent == 1
     assert delivery_to("busy@example.com").status == DeliveryStatus.SENT
     assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.com", "busy@example.com"]
 
@@ -151,31 +156,30 @@ def test_temporary_errors_give_up_after_the_last_attempt(flaky):
     assert (busy.status, busy.attempts) == (DeliveryStatus.FAILED, sending.MAX_ATTEMPTS)
 
 
-def test_a_delivery_claimed_by_someone_else_first_is_not_sent_again():
+def test_deliveries_leased_by_another_live_worker_are_not_sent_again():
     digest = built_digest("alice@example.com", "bob@example.com")
-    bob = delivery_to("bob@example.com")
-    real_claim = sending.claim_delivery
-
-    def another_worker_wins_bob(delivery_id: int) -> bool:
-        if delivery_id == bob.pk:
-            assert real_claim(delivery_id)  # the other worker's claim
-        return real_claim(delivery_id)
-
-    with mock.patch.object(sending, "claim_delivery", side_effect=another_worker_wins_bob):
-        result = send_digest(digest.pk)
+    # Another worker (this process is alive, so its lease holds) took bob first.
+    Delivery.objects.filter(subscriber__email="bob@example.com").update(
+        status=DeliveryStatus.SENDING,
+        lease_owner=f"{leases.HOST}:1",
+        lease_until=NOW + dt.timedelta(minutes=5),
+    )
+    result = send_digest(digest.pk)
     assert result.sent == 1
     assert [m.to for m in mail.outbox] == [["alice@example.com"]]
-    # Bob's row belongs to the other worker now; the digest waits for it.
     assert delivery_to("bob@example.com").status == DeliveryStatus.SENDING
     digest.refresh_from_db()
     assert digest.status == DigestStatus.SENDING
 
 
-def test_claiming_succeeds_once():
-    built_digest("alice@example.com")
-    delivery = delivery_to("alice@example.com")
-    assert claim_delivery(delivery.pk) is True
-    assert claim_delivery(delivery.pk) is False
+def test_a_batch_is_claimed_once():
+    digest = built_digest("alice@example.com", "bob@example.com")
+    first = claim_batch(digest.pk, 10, NOW)
+    assert len(first) == 2
+    assert claim_batch(digest.pk, 10, NOW) == []
+    alice = delivery_to("alice@example.com")
+    assert alice.status == DeliveryStatus.SENDING
+    assert alice.lease_owner == leases.lease_owner()
 
 
 def test_someone_who_unsubscribed_after_the_build_is_skipped():
@@ -249,3 +253,62 @@ def test_digest_arrives_intact_through_a_real_smtp_server(settings):
     assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
     assert "No such user" in delivery_to("bounce@example.com").error
     assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
+def test_a_suppressed_address_gets_nothing_and_the_ledger_says_why():
+    digest = built_digest("alice@example.com", "complained@example.com")
+    suppression.suppress(" Complained@Example.com", SuppressionReason.COMPLAINT)
+    result = send_digest(digest.pk)
+    assert (result.sent, result.suppressed) == (1, 1)
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+    assert delivery_to("complained@example.com").status == DeliveryStatus.SUPPRESSED
+
+
+def test_a_reader_who_paused_is_skipped():
+    digest = built_digest("alice@example.com", "away@example.com")
+    Subscriber.objects.filter(email="away@example.com").update(paused=True)
+    assert send_digest(digest.pk).skipped == 1
+    assert [m.to for m in mail.outbox] == [["alice@example.com"]]
+
+
+def test_each_reader_gets_the_digest_at_their_local_morning_hour():
+    make_story()
+    make_subscriber("now@example.com")
+    make_subscriber("tokyo@example.com", time_zone="Asia/Tokyo", delivery_hour=6)
+    make_subscriber("ny@example.com", time_zone="America/New_York", delivery_hour=7)
+    digest = build_digest(DAY)
+    # 07:00 UTC is 16:00 in Tokyo (their morning has passed: at once) and 02:00 in New York.
+    assert send_digest(digest.pk).sent == 2
+    ny = delivery_to("ny@example.com")
+    assert ny.send_after == dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+    assert ny.status == DeliveryStatus.PENDING
+    with time_machine.travel(ny.send_after, tick=False):
+        assert sending.send_due_digests() == {digest.pk: 1}
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "now@example.com",
+        "ny@example.com",
+        "tokyo@example.com",
+    ]
+
+
+def test_a_row_whose_lease_was_taken_over_is_not_sent(monkeypatch):
+    digest = built_digest("alice@example.com")
+
+    def lease_lost(delivery_id: int, message_id: str) -> bool:
+        # Someone else took the row over just before our hand-over.
+        Delivery.objects.filter(pk=delivery_id).update(lease_owner="elsewhere:1")
+        return real_hand_over(delivery_id, message_id)
+
+    real_hand_over = sending.hand_over
+    monkeypatch.setattr(sending, "hand_over", lease_lost)
+    assert send_digest(digest.pk).sent == 0
+    assert mail.outbox == []
+
+
+def test_throttling_waits_between_messages_to_one_domain(settings, monkeypatch):
+    settings.DAYBRIEF_DOMAIN_RATES = ["example.com=4"]
+    slept: list[float] = []
+    monkeypatch.setattr(sending, "sleep", slept.append)
+    digest = built_digest("a@example.com", "b@example.com", "c@example.com")
+    assert send_digest(digest.pk).sent == 3
+    assert slept == [pytest.approx(0.25), pytest.approx(0.5)]

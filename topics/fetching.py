@@ -11,13 +11,15 @@ import datetime as dt
 import enum
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, download, retry_after
@@ -35,6 +37,13 @@ ROUND_BATCH = 60
 # Transient failures are common; the first few keep the normal interval (reference §1.2).
 ERRORS_BEFORE_BACKOFF = 3
 MAX_INTERVAL = dt.timedelta(hours=24)
+# Politeness towards one host (reference §1.2, miniflux#3289): at most this many downloads
+# at once, and a 429/503 holds back every source on it for Retry-After, else this long.
+PER_HOST_DOWNLOADS = 2
+HOST_SLOWDOWN = dt.timedelta(hours=1)
+# A 301/308 is adopted as the new feed URL only after this many fetches in a row saw it,
+# so one misconfigured answer does not move a feed for good.
+REDIRECTS_BEFORE_MOVE = 3
 
 
 class Status(enum.StrEnum):
@@ -42,6 +51,8 @@ class Status(enum.StrEnum):
     NOT_MODIFIED = "not modified"
     FAILED = "failed"
     GONE = "gone"
+    # Not fetched: its host asked us to slow down earlier in the same round.
+    DEFERRED = "deferred"
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,7 @@ def fetch_sources(
     results = [_record_safely(s, d) for s, d in _downloads(sources, limits, workers)]
     results.sort(key=lambda r: (r.name.lower(), r.source_id))
     return RoundResult(
-        fetched=sum(not r.failed for r in results),
+        fetched=sum(r.status in (Status.OK, Status.NOT_MODIFIED) for r in results),
         new_articles=sum(r.new for r in results),
         failed=sum(r.failed for r in results),
         results=tuple(results),
@@ -122,32 +133,56 @@ class _Request:
         return cls(source.feed_url, source.etag, source.last_modified)
 
 
+class _Deferred:
+    """Stands for a download not attempted because its host asked us to slow down."""
+
+
+def host_of(url: str) -> str:
+    """The host:port politeness rules apply to."""
+    return urlsplit(url).netloc.lower()
+
+
 def _downloads(
     sources: list[Source], limits: Limits, workers: int
-) -> Iterator[tuple[Source, Download | FetchError]]:
+) -> Iterator[tuple[Source, Download | FetchError | _Deferred]]:
     """Each source with its download, as soon as that is ready.
 
     Threads only download; they never touch the database. At most 2 × `workers`
     downloads are started and not yet handed over, so a round holds a bounded number
-    of bodies (each up to `limits.max_bytes`) however many sources it has.
+    of bodies (each up to `limits.max_bytes`) however many sources it has. At most
+    PER_HOST_DOWNLOADS run against one host at a time, and once a host answers 429 or
+    503 its sources still waiting are handed over as deferred instead of downloaded.
     """
-    waiting = iter(sources)
+    waiting = list(sources)
+    busy: Counter[str] = Counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: dict[Future[Download | FetchError], Source] = {}
 
-        def start_next() -> None:
-            source = next(waiting, None)
-            if source is not None:
-                pending[pool.submit(_try_download, _Request.of(source), limits)] = source
+        def start_ready() -> None:
+            while len(pending) < 2 * workers:
+                ready = next(
+                    (s for s in waiting if busy[host_of(s.feed_url)] < PER_HOST_DOWNLOADS), None
+                )
+                if ready is None:
+                    return
+                waiting.remove(ready)
+                busy[host_of(ready.feed_url)] += 1
+                pending[pool.submit(_try_download, _Request.of(ready), limits)] = ready
 
-        for _ in range(2 * workers):
-            start_next()
+        start_ready()
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 source = pending.pop(future)
-                yield source, future.result()
-                start_next()
+                host = host_of(source.feed_url)
+                busy[host] -= 1
+                outcome = future.result()
+                yield source, outcome
+                if isinstance(outcome, Download) and outcome.status in (429, 503):
+                    for held in [s for s in waiting if host_of(s.feed_url) == host]:
+                        waiting.remove(held)
+                        yield held, _Deferred()
+            start_ready()
 
 
 def _try_download(request: _Request, limits: Limits) -> Download | FetchError:
@@ -163,7 +198,7 @@ def _try_download(request: _Request, limits: Limits) -> Download | FetchError:
         return FetchError(f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-def _record_safely(source: Source, outcome: Download | FetchError) -> SourceResult:
+def _record_safely(source: Source, outcome: Download | FetchError | _Deferred) -> SourceResult:
     try:
         return _record(source, outcome)
     except Exception as exc:
@@ -177,8 +212,12 @@ def _record_safely(source: Source, outcome: Download | FetchError) -> SourceResu
             return SourceResult(source.pk, source.name, Status.FAILED, error=message)
 
 
-def _record(source: Source, outcome: Download | FetchError) -> SourceResult:
+def _record(source: Source, outcome: Download | FetchError | _Deferred) -> SourceResult:
     now = timezone.now()
+    if isinstance(outcome, _Deferred):
+        # Its next fetch time was already pushed back with the rest of the host's.
+        error = f"postponed: {host_of(source.feed_url)} asked us to slow down"
+        return SourceResult(source.pk, source.name, Status.DEFERRED, error=error)
     if isinstance(outcome, FetchError):
         return _fail(source, str(outcome), None, now)
     status = outcome.status
@@ -186,9 +225,12 @@ def _record(source: Source, outcome: Download | FetchError) -> SourceResult:
         return _not_modified(source, outcome, now)
     if status == 410:
         return _gone(source, now)
-    if not 200 <= status < 300:
-        delay = retry_after(outcome.headers, now) if status in (429, 503) else None
+    if status in (429, 503):
+        delay = min(retry_after(outcome.headers, now) or HOST_SLOWDOWN, MAX_INTERVAL)
+        _slow_down_host(source, now + delay)
         return _fail(source, _http_error(outcome), status, now, at_least=delay)
+    if not 200 <= status < 300:
+        return _fail(source, _http_error(outcome), status, now)
     body_hash = hashlib.sha256(outcome.body).hexdigest()
     if body_hash == source.body_hash:  # servers without validators, or ignoring them
         return _not_modified(source, outcome, now)
@@ -203,6 +245,7 @@ def _record(source: Source, outcome: Download | FetchError) -> SourceResult:
         now,
         status,
         _validators(outcome),
+        **_redirect_fields(source, outcome),
         body_hash=body_hash,
         consecutive_errors=0,
         last_error="",
@@ -220,6 +263,7 @@ def _not_modified(source: Source, outcome: Download, now: dt.datetime) -> Source
         now,
         outcome.status,
         _validators(outcome, keep_from=source),
+        **_redirect_fields(source, outcome),
         consecutive_errors=0,
         last_error="",
         next_fetch_at=now + backoff_interval(0),
@@ -277,6 +321,47 @@ def _save_health(
     Source.objects.filter(pk=source.pk).update(**fields)
     for name, value in fields.items():
         setattr(source, name, value)
+
+
+def _redirect_fields(source: Source, outcome: Download) -> dict[str, Any]:
+    """Health fields for the redirects of a successful fetch.
+
+    A permanent redirect to the same place on REDIRECTS_BEFORE_MOVE fetches in a row
+    becomes the feed URL, the old one kept as an alias; anything else resets the count
+    (a 302/307 never moves a feed: the publisher says the move is temporary).
+    """
+    target = outcome.permanent_target
+    if not target or target == source.feed_url:
+        return {"redirect_target": "", "redirect_count": 0} if source.redirect_count else {}
+    count = source.redirect_count + 1 if target == source.redirect_target else 1
+    taken = Source.objects.filter(feed_url=target).exclude(pk=source.pk).exists()
+    if count < REDIRECTS_BEFORE_MOVE or taken:
+        if taken:
+            logger.warning("Source %s redirects to %s, another source's feed", source.pk, target)
+        return {"redirect_target": target, "redirect_count": count}
+    logger.info("Source %s moved permanently: %s -> %s", source.pk, source.feed_url, target)
+    aliases = [url for url in source.feed_url_aliases if url != target]
+    return {
+        "feed_url": target,
+        "feed_url_aliases": [*aliases, source.feed_url],
+        "redirect_target": "",
+        "redirect_count": 0,
+    }
+
+
+def _slow_down_host(source: Source, until: dt.datetime) -> None:
+    """Hold back every other active source on this source's host until `until`."""
+    host = host_of(source.feed_url)
+    same_host = [
+        pk
+        for pk, url in Source.objects.filter(is_active=True, feed_url__icontains=host)
+        .exclude(pk=source.pk)
+        .values_list("pk", "feed_url")
+        if host_of(url) == host
+    ]
+    Source.objects.filter(pk__in=same_host).filter(
+        Q(next_fetch_at__isnull=True) | Q(next_fetch_at__lt=until)
+    ).update(next_fetch_at=until)
 
 
 def _validators(outcome: Download, keep_from: Source | None = None) -> dict[str, str]:

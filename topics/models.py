@@ -71,6 +71,23 @@ class Source(models.Model):
     etag = models.CharField(max_length=500, blank=True)
     last_modified = models.CharField(max_length=100, blank=True)
     body_hash = models.CharField(max_length=64, blank=True)
+    # When validators were last left out, so servers with broken ones are still read.
+    last_unconditional_at = models.DateTimeField(null=True, blank=True)
+    # How often the feed publishes, from its recent entries; the normal polling interval.
+    publish_interval = models.DurationField(null=True, blank=True)
+    # The feed's own <ttl>, a floor for the polling interval.
+    feed_ttl = models.DurationField(null=True, blank=True)
+    # A permanent redirect is adopted only once it has been seen on several fetches.
+    redirect_target = models.URLField(max_length=2000, blank=True)
+    redirect_count = models.PositiveSmallIntegerField(default=0)
+    feed_url_aliases = models.JSONField(
+        default=list, blank=True, help_text="Earlier feed URLs, kept after a permanent redirect."
+    )
+    fetch_full_text = models.BooleanField(
+        default=False,
+        help_text="When an entry carries only a title or a short stub, fetch the article page "
+        "and extract its text.",
+    )
 
     objects = SourceQuerySet.as_manager()
 

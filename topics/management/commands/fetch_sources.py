@@ -36,6 +36,8 @@ def describe(result: SourceResult) -> str:
         outcome = f"{result.new} new, {result.updated} updated"
     elif result.status == Status.NOT_MODIFIED:
         outcome = "not modified"
+    elif result.status == Status.DEFERRED:
+        outcome = result.error
     else:
         outcome = f"failed: {result.error}"
     return f"{result.name} (#{result.source_id}): {outcome}"
