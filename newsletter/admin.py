@@ -1,14 +1,45 @@
-"""The newsletter's admin: readers, digests with their delivery counts, and the delivery log."""
+"""The newsletter's admin: readers (with CSV import and export), digests with their preview,
+sending controls and live delivery counts, and the read-only delivery log."""
 
-from django.contrib import admin
+import csv
+import io
+
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.http import require_POST
 
+from newsletter import previews, sending
 from newsletter.models import Delivery, DeliveryStatus, Digest, DigestTopic, Subscriber
+from newsletter.subscriptions import ImportRow, import_subscribers
 
 admin.site.site_header = "Daybrief newsroom"
 admin.site.site_title = "Daybrief newsroom"
 admin.site.index_title = "Sources, topics, readers and digests"
+
+# A reader's page lists this many of their latest deliveries; the log has the rest.
+RECENT_DELIVERIES = 20
+# The live status fragment reloads itself this often while a digest is being sent.
+STATUS_REFRESH_SECONDS = 5
+EXPORT_COLUMNS = ("email", "name", "status", "created_at", "confirmed_at", "unsubscribed_at")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 CSV with an 'email' column and optionally 'name'.")
+    confirmed = forms.BooleanField(
+        required=False,
+        help_text="They already opted in elsewhere (you can show their consent): new and "
+        "pending addresses become confirmed and get the next digest. Otherwise they are "
+        "added as pending and get nothing until they sign up themselves.",
+    )
 
 
 @admin.register(Subscriber)
@@ -16,7 +47,81 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_display = ("email", "name", "status", "created_at", "confirmed_at")
     list_filter = ("status",)
     search_fields = ("email", "name")
-    readonly_fields = ("created_at", "confirmed_at", "unsubscribed_at")
+    readonly_fields = ("created_at", "confirmed_at", "unsubscribed_at", "recent_deliveries")
+    show_full_result_count = False
+    actions = ("export_csv",)
+    change_list_template = "admin/newsletter/subscriber/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("import/", view, name="newsletter_subscriber_import"), *super().get_urls()]
+
+    @admin.display(description="Latest deliveries")
+    def recent_deliveries(self, subscriber: Subscriber) -> str:
+        if subscriber.pk is None:
+            return "—"
+        rows = subscriber.deliveries.select_related("digest").order_by("-digest__date")
+        context = {
+            "deliveries": rows[:RECENT_DELIVERIES],
+            "all_url": reverse("admin:newsletter_delivery_changelist")
+            + f"?subscriber__id__exact={subscriber.pk}",
+        }
+        return render_to_string("admin/newsletter/subscriber/deliveries.html", context)
+
+    @admin.action(description="Export selected subscribers as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="subscribers.csv"'
+        writer = csv.writer(response)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in queryset.order_by("email").values_list(*EXPORT_COLUMNS).iterator():
+            writer.writerow(["" if value is None else value for value in row])
+        return response
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse("You may not add subscribers.", status=403)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                rows = read_csv(form.cleaned_data["file"].read())
+            except (UnicodeDecodeError, csv.Error, ValueError) as exc:
+                form.add_error("file", f"Cannot read this file: {exc}")
+            else:
+                result = import_subscribers(rows, confirmed=form.cleaned_data["confirmed"])
+                self.report_import(request, len(rows), result)
+                return redirect("admin:newsletter_subscriber_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import subscribers",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/newsletter/subscriber/import.html", context)
+
+    def report_import(self, request: HttpRequest, total: int, result: object) -> None:
+        invalid = result.invalid  # type: ignore[attr-defined]
+        self.message_user(
+            request,
+            f"{total} rows: {result.created} new, {result.confirmed} confirmed, "  # type: ignore[attr-defined]
+            f"{result.unchanged} already known and unchanged, {len(invalid)} skipped.",  # type: ignore[attr-defined]
+            messages.SUCCESS if not invalid else messages.WARNING,
+        )
+        for line, reason in invalid[:20]:
+            self.message_user(request, f"Line {line}: {reason}", messages.WARNING)
+
+
+def read_csv(data: bytes) -> list[ImportRow]:
+    """Rows of an uploaded CSV whose header names an 'email' (and maybe a 'name') column."""
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    columns = {(name or "").strip().lower(): name for name in reader.fieldnames or []}
+    if "email" not in columns:
+        raise ValueError("the header row has no 'email' column")
+    email_column, name_column = columns["email"], columns.get("name")
+    return [
+        ImportRow(reader.line_num, record.get(email_column) or "", record.get(name_column) or "")
+        for record in reader
+    ]
 
 
 class DigestTopicInline(admin.TabularInline):
@@ -32,9 +137,10 @@ class DigestAdmin(admin.ModelAdmin):
     list_display = ("date", "subject", "status", "delivery_counts")
     list_filter = ("status",)
     search_fields = ("subject",)
-    date_hierarchy = "date"
-    readonly_fields = ("created_at", "sent_at")
+    readonly_fields = ("created_at", "sent_at", "live_status")
     inlines = (DigestTopicInline,)
+    change_form_template = "admin/newsletter/digest/change_form.html"
+    change_list_template = "admin/newsletter/digest/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Digest]:
         # One grouped query with a filtered count per status; a digest has at most one
@@ -45,10 +151,133 @@ class DigestAdmin(admin.ModelAdmin):
         }
         return super().get_queryset(request).annotate(**counts)
 
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        return [
+            path("today/", site.admin_view(self.today_view), name="newsletter_digest_today"),
+            path(
+                "<int:pk>/preview/",
+                site.admin_view(self.preview_view),
+                name="newsletter_digest_preview",
+            ),
+            path(
+                "<int:pk>/status/",
+                site.admin_view(xframe_options_sameorigin(self.status_view)),
+                name="newsletter_digest_status",
+            ),
+            path(
+                "<int:pk>/control/",
+                site.admin_view(require_POST(self.control_view)),
+                name="newsletter_digest_control",
+            ),
+            *super().get_urls(),
+        ]
+
     @admin.display(description="Deliveries")
     def delivery_counts(self, digest: Digest) -> str:
         counts = [(s, getattr(digest, _count_name(s))) for s in DeliveryStatus.values]
         return " · ".join(f"{count} {status}" for status, count in counts if count) or "none"
+
+    @admin.display(description="Sending")
+    def live_status(self, digest: Digest) -> str:
+        if digest.pk is None:
+            return "—"
+        url = reverse("admin:newsletter_digest_status", args=[digest.pk])
+        # An iframe that reloads itself: live counts with no JavaScript at all.
+        return format_html(
+            '<iframe src="{}" title="Delivery counts" style="border:0;width:100%;height:4.5em">'
+            "</iframe>",
+            url,
+        )
+
+    # --- Preview ------------------------------------------------------------------
+
+    def today_view(self, request: HttpRequest) -> HttpResponse:
+        """Today's digest preview, built or not (see previews.preview_day)."""
+        day = timezone.localdate()
+        preview = previews.preview_day(day, chosen_subscriber(request))
+        return self.render_preview(request, None, preview, f"Today's digest ({day:%a %d %b})")
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        digest = get_object_or_404(Digest, pk=pk)
+        preview = previews.preview_digest(digest, chosen_subscriber(request))
+        return self.render_preview(request, digest, preview, f"Preview of {digest}")
+
+    def render_preview(
+        self, request: HttpRequest, digest: Digest | None, preview: previews.Preview, title: str
+    ) -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "digest": digest,
+            "preview": preview,
+            "format": "text" if request.GET.get("format") == "text" else "html",
+            "subscriber": request.GET.get("subscriber", ""),
+            "subscribers": Subscriber.objects.confirmed().order_by("email")[:200],
+        }
+        return TemplateResponse(request, "admin/newsletter/digest/preview.html", context)
+
+    # --- Sending ------------------------------------------------------------------
+
+    def status_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        digest = get_object_or_404(Digest, pk=pk)
+        counts = sending.delivery_counts(digest.pk)
+        context = {
+            "digest": digest,
+            "counts": [(DeliveryStatus(s).label, n) for s, n in counts.items()],
+            "total": sum(counts.values()),
+            "refresh": STATUS_REFRESH_SECONDS if digest.status == "sending" else None,
+        }
+        return TemplateResponse(request, "admin/newsletter/digest/status.html", context)
+
+    def control_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        digest = get_object_or_404(Digest, pk=pk)
+        if not self.has_change_permission(request, digest):
+            return HttpResponse("You may not send digests.", status=403)
+        operation = request.POST.get("operation", "")
+        level, message = run_control(operation, digest, request)
+        self.message_user(request, message, level)
+        if level != messages.ERROR:
+            self.log_change(request, digest, message)
+        return redirect("admin:newsletter_digest_change", digest.pk)
+
+
+def run_control(operation: str, digest: Digest, request: HttpRequest) -> tuple[int, str]:
+    """Carry out one sending control; (message level, what to tell the editor)."""
+    if operation == "test":
+        address = request.user.email  # type: ignore[union-attr]
+        if not address:
+            return messages.ERROR, "Your user has no email address to send a test to."
+        sending.send_test(digest.pk, address)
+        return messages.SUCCESS, f"Sent a test of {digest} to {address}."
+    if operation == "send":
+        sending.enqueue_sending(digest.pk)
+        return messages.SUCCESS, f"Sending {digest} now."
+    if operation == "pause":
+        done = sending.pause_digest(digest.pk)
+        return _outcome(done, f"Paused {digest}.", "It was not being sent.")
+    if operation == "resume":
+        done = sending.resume_digest(digest.pk)
+        return _outcome(done, f"Resumed {digest}.", "It was not paused.")
+    if operation == "retry":
+        count = sending.retry_failed(digest.pk)
+        return messages.SUCCESS, f"Retrying {count} failed deliveries of {digest}."
+    return messages.ERROR, "Unknown operation."
+
+
+def _outcome(done: bool, success: str, nothing: str) -> tuple[int, str]:
+    return (messages.SUCCESS, success) if done else (messages.WARNING, nothing)
+
+
+def chosen_subscriber(request: HttpRequest) -> Subscriber | None:
+    """The reader picked on the preview page (?subscriber=<email or id>), if any."""
+    value = request.GET.get("subscriber", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return Subscriber.objects.filter(pk=int(value)).first()
+    return Subscriber.objects.filter(email=value.lower()).first()
 
 
 def _count_name(status: str) -> str:
@@ -63,6 +292,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "digest")
     search_fields = ("subscriber__email", "message_id")
     list_select_related = ("digest", "subscriber")
+    show_full_result_count = False
 
     @admin.display(description="Error")
     def short_error(self, delivery: Delivery) -> str:
