@@ -147,6 +147,12 @@ DAYBRIEF_DIGEST_TIME = env_str("DAYBRIEF_DIGEST_TIME", "07:00")  # local time, T
 DAYBRIEF_FETCH_MINUTES = env_int("DAYBRIEF_FETCH_MINUTES", 15)
 DAYBRIEF_CLUSTER_WINDOW_HOURS = env_int("DAYBRIEF_CLUSTER_WINDOW_HOURS", 72)
 DAYBRIEF_DIGEST_MAX_TOPICS = env_int("DAYBRIEF_DIGEST_MAX_TOPICS", 12)
+# Topic deks and summaries: extractive unless an OpenAI-compatible API base URL is set
+# (e.g. https://api.openai.com/v1); any failure falls back to the extractive text.
+DAYBRIEF_SUMMARIZER_URL = env_str("DAYBRIEF_SUMMARIZER_URL", "")
+DAYBRIEF_SUMMARIZER_MODEL = env_str("DAYBRIEF_SUMMARIZER_MODEL", "gpt-4o-mini")
+DAYBRIEF_SUMMARIZER_API_KEY = env_str("DAYBRIEF_SUMMARIZER_API_KEY", "")
+DAYBRIEF_SUMMARIZER_TIMEOUT = env_int("DAYBRIEF_SUMMARIZER_TIMEOUT", 20)  # seconds
 # Loopback and private addresses are refused when fetching feeds unless allowed:
 # the demo newsroom and the tests serve feeds from this machine.
 DAYBRIEF_ALLOW_PRIVATE_FEEDS = env_bool("DAYBRIEF_ALLOW_PRIVATE_FEEDS", DEBUG)

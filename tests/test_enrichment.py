@@ -3,10 +3,10 @@ import datetime as dt
 from django.test import TestCase
 
 from tests.factories import make_article, make_source, make_topic
-from topics.enrichment import article_importance, classify, enrich_topics
+from topics.enrichment import Signals, article_importance, enrich_topics
 from topics.entities import extract_entities
-from topics.models import Article, Category, Kind, Relation, Topic
-from topics.summarize import split_sentences, summarize
+from topics.models import Article, Category, Kind, Relation, Tag, Topic, TopicCategory
+from topics.summarize import clean_body, split_sentences, write_card_text
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -196,27 +196,47 @@ class EnrichTopicsTests(TestCase):
 
     def test_query_count_does_not_grow_with_the_number_of_topics(self) -> None:
         one, _ = make_opinion_topic()
-        with self.assertNumQueries(6):
+        # Categories, tags, then the transaction: topics, articles, two bulk updates.
+        with self.assertNumQueries(8):
             enrich_topics([one.pk])
         many = [make_wire_topic()[0].pk, make_opinion_topic()[0].pk, make_wire_topic()[0].pk]
-        with self.assertNumQueries(6):
+        with self.assertNumQueries(8):
             enrich_topics(many)
 
 
+def signals(**overrides: object) -> Signals:
+    values: dict[str, object] = {
+        "weight": 1.0, "kind": Kind.NEWS, "sources": 1, "fast_sources": 0, "is_first": True,
+        "body_chars": 500,
+    }  # fmt: skip
+    values.update(overrides)
+    return Signals(**values)  # type: ignore[arg-type]
+
+
 class ArticleImportanceTests(TestCase):
-    def test_wide_coverage_of_news_scores_high(self) -> None:
-        self.assertEqual(article_importance(1.0, Kind.NEWS, 5, 500), 4)
-        self.assertEqual(article_importance(2.0, Kind.NEWS, 5, 3000), 5)
+    def test_a_five_source_breaking_story_from_a_weighty_source_scores_five(self) -> None:
+        self.assertEqual(article_importance(signals(weight=1.5, sources=5, fast_sources=4)), 5)
 
-    def test_a_lone_short_aggregator_post_scores_the_minimum(self) -> None:
-        self.assertEqual(article_importance(0.5, Kind.AGGREGATOR, 1, 100), 1)
+    def test_the_same_story_covered_slowly_by_an_ordinary_source_scores_four(self) -> None:
+        self.assertEqual(article_importance(signals(sources=5, is_first=False)), 4)
 
-    def test_a_single_long_opinion_scores_two(self) -> None:
-        self.assertEqual(article_importance(1.0, Kind.OPINION, 1, 2000), 2)
+    def test_more_sources_mean_more_importance(self) -> None:
+        scores = [article_importance(signals(sources=n)) for n in (1, 3, 5)]
+        self.assertEqual(scores, sorted(scores))
+        self.assertLess(scores[0], scores[-1])
 
+    def test_a_single_source_first_party_announcement_scores_one_or_two_by_weight(self) -> None:
+        self.assertEqual(article_importance(signals(kind=Kind.ANNOUNCEMENT, weight=0.9)), 1)
+        self.assertEqual(article_importance(signals(kind=Kind.ANNOUNCEMENT)), 2)
 
-def test_classify_returns_nothing_without_keywords() -> None:
-    assert classify(["Quiet afternoon"], ["Nothing much happened."]) == ""
+    def test_a_short_single_source_opinion_from_a_light_source_scores_one(self) -> None:
+        self.assertEqual(article_importance(signals(kind=Kind.OPINION, weight=0.8)), 1)
+
+    def test_a_long_read_counts_a_little_more(self) -> None:
+        self.assertEqual(article_importance(signals(kind=Kind.OPINION, body_chars=2000)), 2)
+
+    def test_a_lone_aggregator_post_scores_the_minimum(self) -> None:
+        self.assertEqual(article_importance(signals(kind=Kind.AGGREGATOR, weight=0.5)), 1)
 
 
 def test_entities_skip_words_capitalised_only_at_sentence_start() -> None:
@@ -260,14 +280,161 @@ def test_sentences_do_not_end_at_abbreviations_or_initials() -> None:
     ]
 
 
-def test_summary_keeps_reading_order_and_length_limit() -> None:
+def test_card_text_keeps_reading_order_and_leaves_the_dek_out_of_the_summary() -> None:
     docs = [
         "The city council approved the new harbour bridge on Monday evening after a long debate. "
         "Construction of the harbour bridge will start next spring and take three years.",
         "Residents near the harbour bridge site worry about noise during construction work.",
     ]
-    summary = summarize(docs, max_sentences=2, max_chars=400)
-    sentences = split_sentences(summary)
-    assert len(sentences) == 2
-    assert summary.index(sentences[0]) < summary.index(sentences[1])
-    assert all(s in " ".join(docs) for s in sentences)
+    card = write_card_text("Council approves harbour bridge", docs)
+    sentences = split_sentences(card.summary)
+    assert len(split_sentences(card.dek)) == 1
+    assert card.dek not in card.summary
+    assert sentences and all(s in " ".join(docs) for s in sentences)
+    order = [" ".join(docs).index(s) for s in sentences]
+    assert order == sorted(order)
+
+
+def test_a_one_sentence_topic_gets_a_dek_and_no_repeated_summary() -> None:
+    card = write_card_text("Kestrel opens a test site", ["Kestrel opened its Harlow site today."])
+    assert (card.dek, card.summary) == ("Kestrel opened its Harlow site today.", "")
+
+
+def test_the_dek_never_restates_the_headline() -> None:
+    body = (
+        "Orbitly fined 310 million crowns over app store payment rules. "
+        "Developers get 90 days to link to outside payment pages, the authority ruled."
+    )
+    card = write_card_text("Orbitly fined 310 million crowns over app store payment rules", [body])
+    assert card.dek.startswith("Developers get 90 days")
+
+
+def test_clean_body_drops_the_glued_headline_and_publisher_chrome() -> None:
+    text = (
+        "Competition Authority to examine takeover The Arden Competition Authority will examine "
+        "the deal. Read more »\nThe post Takeover appeared first on The Ledger.\nShare this: X"
+    )
+    body = clean_body("Competition Authority to examine takeover", text)
+    assert body == "The Arden Competition Authority will examine the deal."
+
+
+def test_units_are_not_names() -> None:
+    texts = ["Forecasters expect 38°C in Ashby on Friday and 37°C on Saturday. Ashby is hot."]
+    assert [e.name for e in extract_entities(["Heat in Ashby"], texts)] == ["Ashby"]
+
+
+def test_sentence_openers_are_not_part_of_the_name_after_them() -> None:
+    texts = [
+        "Expect Orbitly to appeal the ruling. Retailer Parcelo said sales fell.",
+        "The ruling hits Orbitly hard. Introducing Lumora Studio, the company praised Parcelo.",
+    ]
+    names = {e.name for e in extract_entities(["Orbitly fined", "Orbitly ruling"], texts)}
+    assert {"Orbitly", "Parcelo"} <= names
+    assert not names & {"Expect Orbitly", "Retailer Parcelo", "Introducing Lumora Studio"}
+
+
+def test_a_first_word_that_mostly_stands_alone_is_its_own_name() -> None:
+    texts = [
+        "Nimbusforge Kellbridge-1 went down for six hours. Nimbusforge apologised.",
+        "Card payments failed during the Nimbusforge outage.",
+        "Shops blamed Nimbusforge for the queues.",
+    ]
+    found = [e.name for e in extract_entities(["Nimbusforge outage"] * 3, texts)]
+    assert found[0] == "Nimbusforge"
+
+
+class EditableListsTests(TestCase):
+    def test_vocabulary_tags_come_first_spelled_as_the_editors_spell_them(self) -> None:
+        Tag.objects.create(name="ChatGPT", aliases="Chat GPT, chatgpt")
+        topic, _ = make_opinion_topic()
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertEqual(topic.tags[0], "ChatGPT")
+
+    def test_an_alias_of_an_automatic_name_shows_the_tag_name(self) -> None:
+        Tag.objects.create(name="Gemini", aliases="Gemini 3")
+        topic, _ = make_opinion_topic()
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertIn("Gemini", topic.tags)
+        self.assertNotIn("Gemini 3", topic.tags)
+
+    def test_a_blocked_name_is_never_a_tag(self) -> None:
+        Tag.objects.create(name="Claude", is_blocked=True)
+        topic, _ = make_opinion_topic()
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertNotIn("Claude", topic.tags)
+
+    def test_a_category_editors_add_is_used(self) -> None:
+        TopicCategory.objects.create(
+            slug="space", name="Space", keywords="rocket, orbit, satellites", position=0
+        )
+        article = make_article(
+            title="Kestrel rocket reaches orbit",
+            text="The Kestrel rocket put six satellites into orbit on Tuesday morning.",
+        )
+        topic = make_topic([article])
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertEqual(topic.category, "space")
+
+    def test_a_heat_warning_is_climate_not_sports(self) -> None:
+        article = make_article(
+            make_source(category=Category.SPORTS),
+            title="Amber heat warning for Ashby as 38°C forecast",
+            text="The Met Service issued an amber heat warning for Ashby. The heatwave will peak "
+            "on Friday, and the league postponed one match.",
+        )
+        topic = make_topic([article])
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertEqual(topic.category, Category.CLIMATE)
+        self.assertNotIn("C", topic.tags)
+
+
+class CardQualityTests(TestCase):
+    def test_dek_does_not_glue_the_headline_to_the_first_sentence(self) -> None:
+        title = "Competition Authority to examine Lumora's Brightwave Robotics takeover"
+        body = (
+            "The Arden Competition Authority will examine whether Lumora Systems could shut "
+            "rival robot makers out of its Helix chips. A decision is due within 40 working days."
+        )
+        article = make_article(title=title, text=f"{title} {body}")
+        topic = make_topic([article])
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertTrue(topic.dek.startswith("The Arden Competition Authority will examine"))
+        self.assertNotIn(title, topic.summary)
+
+    def test_a_single_source_opinion_is_single_source_and_low(self) -> None:
+        source = make_source(name="The Margin", relation=Relation.FIRST_PARTY, weight=0.8)
+        article = make_article(
+            source,
+            kind=Kind.OPINION,
+            title="The quiet cost of free shipping",
+            text="Parcelo raised its free-shipping threshold this week. Expect every retailer to "
+            "follow within a year, because free delivery was never free.",
+        )
+        topic = make_topic([article])
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertEqual(topic.coverage_label, "single-source")
+        self.assertEqual(topic.importance, 1)
+
+    def test_a_five_source_breaking_story_gets_the_top_importance(self) -> None:
+        topic, _ = make_wire_topic()
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertEqual(topic.importance_max, 5)
+        # Everyone covered it within the hour: each article counts as breaking coverage.
+        self.assertTrue(all(a.importance >= 4 for a in Article.objects.filter(topic=topic)))
+
+    def test_a_lead_an_editor_chose_is_kept(self) -> None:
+        topic, articles = make_wire_topic()
+        Topic.objects.filter(pk=topic.pk).update(
+            lead_article=articles[3], edited_fields=["lead_article"]
+        )
+        enrich_topics([topic.pk])
+        topic.refresh_from_db()
+        self.assertEqual(topic.lead_article, articles[3])

@@ -62,3 +62,41 @@ def test_score_halves_with_age_and_grows_with_velocity() -> None:
     fresh = topic_score(3, 2.0, hours_old=0, velocity=0)
     assert topic_score(3, 2.0, hours_old=18, velocity=0) == pytest.approx(fresh / 2, abs=1e-5)
     assert topic_score(3, 2.0, hours_old=0, velocity=4) > fresh
+
+
+class RepeatedNewsTests(TestCase):
+    def make_story(self, day_old_sources: int, new_sources: int, same_source_today: bool) -> Topic:
+        """A topic with sources first seen yesterday and/or today, all published recently."""
+        yesterday = NOW - dt.timedelta(days=1)
+        old = [make_source() for _ in range(day_old_sources)]
+        articles = [
+            make_article(s, published_at=NOW - dt.timedelta(hours=3), first_seen_at=yesterday)
+            for s in old
+        ]
+        articles += [
+            make_article(published_at=NOW - dt.timedelta(hours=1), first_seen_at=NOW)
+            for _ in range(new_sources)
+        ]
+        if same_source_today:
+            articles.append(
+                make_article(old[0], published_at=NOW - dt.timedelta(hours=1), first_seen_at=NOW)
+            )
+        topic = make_topic(articles)
+        enrich_topics([topic.pk])
+        return topic
+
+    def test_a_topic_that_only_repeats_yesterdays_lead_sinks_below_fresh_coverage(self) -> None:
+        repeat = self.make_story(day_old_sources=4, new_sources=0, same_source_today=True)
+        fresh = self.make_story(day_old_sources=0, new_sources=2, same_source_today=False)
+        rank_topics(NOW)
+        self.assertEqual(ranked_ids(), [fresh.pk, repeat.pk])
+
+    def test_yesterdays_story_with_a_new_source_today_keeps_its_rank(self) -> None:
+        grown = self.make_story(day_old_sources=4, new_sources=1, same_source_today=False)
+        fresh = self.make_story(day_old_sources=0, new_sources=2, same_source_today=False)
+        rank_topics(NOW)
+        self.assertEqual(ranked_ids(), [grown.pk, fresh.pk])
+
+
+def test_repeating_earlier_news_cuts_the_score() -> None:
+    assert topic_score(4, 4.0, 1, 2, repeats=True) < topic_score(4, 4.0, 1, 2) / 2

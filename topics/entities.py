@@ -42,13 +42,26 @@ ROLES = _words(
     minority former acting deputy ambassador commissioner director founder cofounder staff
     attorney spokesman spokeswoman spokesperson analyst host anchor correspondent editor
     candidate nominee member officer adviser advisor aide economist coach captain manager
-    lawyer head
+    lawyer head novelist author writer poet artist singer maintainer researcher scientist
+    designer engineer
     """
 )
 # Abbreviations whose full stop ends neither a sentence nor a name.
 ABBREVIATIONS = _words(
     "mr mrs ms dr st mt ft sen rep gov gen lt col jr sr prof rev jan feb mar apr jun jul aug sep "
     "sept oct nov dec"
+)
+# Capitalised at the start of a sentence but not part of the name after them: "Expect Orbitly to
+# appeal", "Retailer Parcelo said", "Introducing Lumora Studio". Words ending in -ing count too.
+OPENERS = _words(
+    """
+    expect expects expected meet inside behind why how what where when introducing retailer
+    retailers carmaker chipmaker startup rival rivals regulator regulators developer developers
+    insurer lender airline operator broadcaster publisher brewer miner maker makers grocer
+    supermarket shoppers watchdog union unions council police officials customers users fans
+    critics experts scientists researchers traders investors exporters importers residents
+    commuters farmers parents teachers doctors nurses patients workers see ask join new
+    """
 )
 # Longer capitalised runs are headlines in Title Case, not names.
 MAX_NAME_WORDS = 5
@@ -65,6 +78,7 @@ class Entity:
     documents: int  # how many articles mention it
     mentions: int
     in_title: bool
+    titles: int = 0  # how many headlines name it
 
     @property
     def salience(self) -> float:
@@ -102,17 +116,18 @@ def extract_entities(
     for n, evidence in enumerate(bodies):
         for name in names(evidence):
             mentions[name].append(n)
-    in_titles: set[str] = set()
+    in_titles: dict[str, int] = defaultdict(int)
     for title, evidence in zip(titles, heads, strict=True):
         found = set(names(evidence))
         # Headline Case capitalises every word: trust only names the bodies confirm.
-        in_titles |= found & set(mentions) if _is_title_case(title) else found
+        for name in found & set(mentions) if _is_title_case(title) else found:
+            in_titles[name] += 1
     for name in in_titles:
         mentions.setdefault(name, [])
     mentions = _fold_parts(mentions, in_titles)
     dropped = {e.lower() for e in exclude}
     entities = [
-        Entity(name, len(set(docs)), len(docs), name in in_titles)
+        Entity(name, len(set(docs)), len(docs), name in in_titles, in_titles.get(name, 0))
         for name, docs in mentions.items()
         if name.lower() not in dropped
     ]
@@ -158,7 +173,7 @@ def _scan(text: str) -> _Evidence:
             flush()
         at_start = at_start or bool(_ENDS_SENTENCE.search(gap))
         word = previous = _POSSESSIVE.sub("", match.group())
-        if _is_name_word(word):
+        if _is_name_word(word) and not _is_unit(text, match.start()):
             if not at_start:
                 evidence.mid_sentence.add(word)
             if not run:
@@ -187,6 +202,8 @@ def _resolve(
     first = words[0]
     if initial and (first.lower() in lowercase or (len(words) == 1 and first not in mid_sentence)):
         words = words[1:]  # "Officials", "Analysts say": capitalised only by position
+    elif initial and first not in mid_sentence and _is_opener(first):
+        words = words[1:]  # "Expect Orbitly", "Introducing Lumora Studio"
     roles = [n for n, word in enumerate(words[:-1]) if _plain(word) in ROLES]
     if roles:
         words = words[roles[-1] + 1 :]  # "Senate Majority Leader Harry Reid" is Harry Reid
@@ -198,9 +215,20 @@ def _resolve(
         return None
     if len(words) == 1:
         word = words[0]
-        if word.lower() in lowercase or (len(word) < 3 and not word.isupper()):
+        too_short = len(word) < 2 or (len(word) < 3 and not word.isupper())
+        if word.lower() in lowercase or too_short:
             return None
     return " ".join(words)
+
+
+def _is_opener(word: str) -> bool:
+    plain = _plain(word)
+    return plain in OPENERS or (plain.endswith("ing") and len(plain) > 5)
+
+
+def _is_unit(text: str, start: int) -> bool:
+    # "38°C", "12kW": a letter glued to a number or a degree sign is a unit, not a name.
+    return start > 0 and (text[start - 1].isdigit() or text[start - 1] in "°%")
 
 
 def _plain(word: str) -> str:
@@ -222,14 +250,27 @@ def _is_title_case(title: str) -> bool:
     return bool(words) and sum(w[0].isupper() for w in words) / len(words) > 0.6
 
 
-def _fold_parts(mentions: dict[str, list[int]], in_titles: set[str]) -> dict[str, list[int]]:
-    """Credit "Lambert" and "Nathan" to "Nathan Lambert" when the full name is there too."""
+def _fold_parts(mentions: dict[str, list[int]], in_titles: dict[str, int]) -> dict[str, list[int]]:
+    """Credit "Lambert" and "Nathan" to "Nathan Lambert" when the full name is there too.
+
+    A first word that mostly stands alone ("Nimbusforge" beside one "Nimbusforge Kellbridge-1")
+    is a name of its own, and a shorter run inside a longer one ("Competition Authority" in
+    "Arden Competition Authority") is the longer name.
+    """
     counts = {name: list(docs) for name, docs in mentions.items()}
     multiword = sorted((n for n in counts if " " in n), key=lambda n: (-len(counts[n]), n))
-    for name in [n for n in counts if " " not in n]:
-        owner = next((full for full in multiword if name in full.split()), None)
+    for name in sorted(counts, key=len):
+        owner = next((full for full in multiword if _folds_into(name, full, counts)), None)
         if owner:
             counts[owner] += counts.pop(name)
-            if name in in_titles:
-                in_titles.add(owner)
+            in_titles[owner] = in_titles.get(owner, 0) + in_titles.pop(name, 0)
     return counts
+
+
+def _folds_into(name: str, full: str, counts: dict[str, list[int]]) -> bool:
+    if name == full or full not in counts or f" {name} " not in f" {full} ":
+        return False
+    before = full[: -len(name)].split()
+    if full.endswith(f" {name}") and before[-1] not in CONNECTORS:  # not "Bank of Arden"
+        return True  # a surname, or "Competition Authority" in "Arden Competition Authority"
+    return 2 * len(set(counts[full])) >= len(set(counts.get(name, [])))

@@ -20,10 +20,30 @@ MAX_SENTENCE_CHARS = 400
 REDUNDANT_SIMILARITY = 0.5
 # Maximal marginal relevance: the weight of relevance against novelty.
 RELEVANCE_WEIGHT = 0.7
+# The dek is one sentence of at most this many characters, the best of a few candidates.
+DEK_CHARS = 280
+DEK_CANDIDATES = 3
+# The summary paragraph ("Let's dive in").
+SUMMARY_SENTENCES = 3
+SUMMARY_CHARS = 700
+# A sentence with this share of its words in the headline only restates it.
+HEADLINE_OVERLAP = 0.75
 # How many of an article's first sentences get a boost, and how much the first one gets.
 LEAD_SENTENCES = 3
 LEAD_BONUS = 0.15
 
+# Lines and sentences that are the publisher's chrome, not the story.
+_BOILERPLATE = re.compile(
+    r"^(?:read (?:more|the full|on)|continue reading|click here|subscribe|sign up|share (?:this|on)"
+    r"|follow us|related:|advertisement|sponsored|image:|photo:|credit:|©|copyright"
+    r"|all rights reserved|the post .* appeared first on|this (?:article|story|post) "
+    r"(?:was|first|originally)|originally published)",
+    re.IGNORECASE,
+)
+_TRAILING_CHROME = re.compile(
+    r"\s*(?:\[(?:…|\.\.\.)\]|(?:read|continue reading|read more)\s*(?:»|→|\.\.\.|…)?)\s*$",
+    re.IGNORECASE,
+)
 _BOUNDARY = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+(?=[\"'“‘(]?[A-Z0-9])")
 _ABBREVIATION = re.compile(
     r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sen|Rep|Gov|Gen|Col|Lt|St|Jr|Sr|Inc|Corp|Co|Ltd|No|vs|Jan|Feb|"
@@ -53,12 +73,32 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in sentences if s.strip()]
 
 
+def clean_body(title: str, text: str) -> str:
+    """An article's story text: without the headline the feed glued on and without chrome."""
+    title, text = title.strip(), text.strip()
+    if title and text.startswith(title):
+        # Feeds and ingestion often put the headline in front of the body, with no full stop.
+        text = text[len(title) :].lstrip(" .:-–—\n")
+    kept = []
+    for line in text.splitlines():
+        line = _TRAILING_CHROME.sub("", line).strip()
+        sentences = [s for s in split_sentences(line) if not _BOILERPLATE.search(s)]
+        if sentences:
+            kept.append(" ".join(sentences))
+    return "\n".join(kept)
+
+
+def is_complete(sentence: str) -> bool:
+    """Ends like a sentence, and not with the ellipsis of a truncated feed summary."""
+    return sentence[-1] in ".!?\"'”’)" and not sentence.endswith(("...", "…"))
+
+
 def candidate_sentences(documents: list[str]) -> list[Sentence]:
     return [
         Sentence(text, document, position)
         for document, text_ in enumerate(documents)
         for position, text in enumerate(split_sentences(text_))
-        if MIN_SENTENCE_CHARS <= len(text) <= MAX_SENTENCE_CHARS and text[-1] in ".!?\"'”’)"
+        if MIN_SENTENCE_CHARS <= len(text) <= MAX_SENTENCE_CHARS and is_complete(text)
     ]
 
 
@@ -84,22 +124,47 @@ def rank_sentences(documents: list[str], limit: int) -> list[Sentence]:
     return [sentences[i] for i in chosen]
 
 
-def summarize(
-    documents: list[str],
-    max_sentences: int = 3,
-    max_chars: int = 700,
-    skip: frozenset[str] = frozenset(),
-) -> str:
-    """A paragraph of the topic's best sentences, in reading order (article, then position).
+@dataclasses.dataclass(frozen=True)
+class CardText:
+    dek: str
+    summary: str
 
-    Sentences in `skip` (the dek, say) are left out.
+
+def write_card_text(headline: str, bodies: list[str]) -> CardText:
+    """The one-sentence dek and the summary paragraph, extracted from the articles' bodies.
+
+    The dek is the most central sentence that fits and does not restate the headline; the
+    summary is the next best sentences, never the dek again ("" when there are none).
     """
+    ranked = rank_sentences(bodies, limit=DEK_CANDIDATES + SUMMARY_SENTENCES)
+    fresh = [s for s in ranked if not repeats(s.text, headline)]
+    fitting = [s for s in fresh if len(s.text) <= DEK_CHARS]
+    dek_sentence = (fitting or fresh or [None])[0]
+    if dek_sentence is None:
+        # No sentence qualifies (a one-line post, say): fall back to the first line there is.
+        first = next((line for body in bodies for line in split_sentences(body)), "")
+        return CardText(shorten(first, DEK_CHARS) if not repeats(first, headline) else "", "")
+    rest = [s for s in fresh if s is not dek_sentence]
+    return CardText(shorten(dek_sentence.text, DEK_CHARS), _paragraph(rest))
+
+
+def repeats(sentence: str, headline: str) -> bool:
+    """Whether `sentence` says little beyond the headline (most of its words are in it)."""
+    words, head = _content_words(sentence), _content_words(headline)
+    if not words:
+        return True
+    return len(words & head) / len(words) >= HEADLINE_OVERLAP
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[\w'’-]+", text.lower()) if len(w) > 3}
+
+
+def _paragraph(sentences: list[Sentence]) -> str:
     picked: list[Sentence] = []
     length = 0
-    for sentence in rank_sentences(documents, limit=max_sentences * 3 + len(skip)):
-        if sentence.text in skip:
-            continue
-        if len(picked) == max_sentences or length + len(sentence.text) > max_chars:
+    for sentence in sentences[:SUMMARY_SENTENCES]:
+        if length + len(sentence.text) > SUMMARY_CHARS:
             break
         picked.append(sentence)
         length += len(sentence.text) + 1
