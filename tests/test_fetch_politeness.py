@@ -15,7 +15,8 @@ from topics.feed_http import Download, Limits
 from topics.fetching import Status, fetch_source, fetch_sources
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
-FAST = Limits(connect=1.0, total=5.0, read=0.5)
+# Generous for a loaded CI machine.
+FAST = Limits(connect=2.0, total=10.0, read=3.0)
 RSS_HEADERS = {"Content-Type": "application/rss+xml"}
 RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>
 <link>https://wire.example/</link>

@@ -27,7 +27,9 @@ from topics.models import Article
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
 INTERVAL = dt.timedelta(minutes=15)  # DAYBRIEF_FETCH_MINUTES
-FAST = Limits(connect=1.0, total=5.0, read=0.2)
+# Generous for a loaded CI machine; only the stall tests use a short read timeout.
+FAST = Limits(connect=2.0, total=10.0, read=3.0)
+STALL = Limits(connect=2.0, total=10.0, read=0.2)
 RSS_HEADERS = {"Content-Type": "application/rss+xml; charset=utf-8"}
 
 RSS = b"""<?xml version="1.0"?>
@@ -191,7 +193,7 @@ class FetchSourceTests(TestCase):
         self.server.stall("/slow", before_headers=True)
         source = self.source_for("/slow")
 
-        result = self.fetch(source)
+        result = self.fetch(source, STALL)
 
         self.assertEqual(result.error, "timed out: no data for 0.2 s")
         self.assertEqual(source.consecutive_errors, 1)
@@ -199,7 +201,7 @@ class FetchSourceTests(TestCase):
     def test_a_body_that_stops_arriving_times_out(self) -> None:
         self.server.stall("/trickle", sent=RSS[:100], headers=RSS_HEADERS)
 
-        result = self.fetch(self.source_for("/trickle"))
+        result = self.fetch(self.source_for("/trickle"), STALL)
 
         self.assertEqual(result.error, "timed out: no data for 0.2 s")
         self.assertFalse(Article.objects.exists())
