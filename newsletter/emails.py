@@ -1,40 +1,42 @@
 """Named emails: templates/emails/<name>/{subject.txt, body.txt, body.mjml}.
 
 `render_email` is the one function that renders a named email; each kind of email is a
-short function on top. The digest is rendered (and its MJML compiled) once per issue:
-per-recipient values such as the unsubscribe link go in afterwards by plain string
-replacement of placeholders, which costs microseconds per recipient.
+short function on top. The digest is rendered (and its MJML compiled) once per issue and
+preference segment: each reader's own links go in afterwards by plain string replacement
+of placeholders, which costs microseconds per recipient.
 """
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
+from functools import cached_property
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template import Context
 from django.template.loader import get_template, render_to_string
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
-from django.utils.text import Truncator
 
+from newsletter import cards as digest_cards
 from newsletter import tokens
+from newsletter.cards import Card
+from newsletter.digests import digest_subject
 from newsletter.mjml import compile_mjml
-from newsletter.models import Digest, Subscriber
-from topics.models import Topic
+from newsletter.models import Delivery, Digest, Subscriber
+from newsletter.segments import Segment, default_segment, segment_for
 
-# Only word characters, so neither template escaping, MJML nor MIME encoding changes it.
+# Only word characters, so neither template escaping, MJML nor MIME encoding changes them.
 UNSUBSCRIBE_PLACEHOLDER = "__DAYBRIEF_UNSUBSCRIBE_URL__"
-
-# Badge colours by importance, the same as the site's light theme (static/daybrief.css).
-IMPORTANCE_COLOURS = {
-    1: ("#e8e8e8", "#2b2b2b"),
-    2: ("#dcebff", "#123a75"),
-    3: ("#fff0c2", "#5c4100"),
-    4: ("#ffe0c7", "#7a2e00"),
-    5: ("#ffd6d6", "#8a0d0d"),
-}
+PREFERENCES_PLACEHOLDER = "__DAYBRIEF_PREFERENCES_URL__"
+# Gmail clips HTML past about 102 KB, hiding the footer and its unsubscribe link. Stay
+# under 90 KB after the reader's own links (each a little longer than its placeholder)
+# and any link rewriting an email provider adds.
+HTML_BUDGET = 90_000
+PERSONAL_LINKS_ROOM = 2_000
+# Stylesheet inlined into every email's HTML (see newsletter/mjml.py).
+CRITICAL_CSS = "emails/critical.css"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def render_email(name: str, context: Mapping[str, object]) -> RenderedEmail:
     # Template logic leaves runs of blank lines behind; one blank line is enough.
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     source = render_to_string(f"emails/{name}/body.mjml", full_context)
-    html = compile_mjml(source, name=f"emails/{name}/body.mjml")
+    html = compile_mjml(source, name=f"emails/{name}/body.mjml", inline_css=critical_css())
     return RenderedEmail(subject, text, html)
 
 
@@ -70,6 +72,10 @@ def base_context() -> dict[str, object]:
         "postal_address": settings.POSTAL_ADDRESS,
         "subscribe_url": tokens.absolute_url(reverse("newsletter:subscribe")),
     }
+
+
+def critical_css() -> str:
+    return get_template(CRITICAL_CSS).template.source  # type: ignore[attr-defined]
 
 
 def _render_plain(template_name: str, context: Mapping[str, object]) -> str:
@@ -93,6 +99,20 @@ def sender_domain() -> str:
     return address.rpartition("@")[2] or "daybrief.localhost"
 
 
+def preferences_url(subscriber: Subscriber) -> str:
+    """The reader's signed link to their preferences page.
+
+    The page is `newsletter:preferences`; until that route exists the link uses the path
+    it is agreed to have, so emails already sent keep working once it does.
+    """
+    token = tokens.make_token(tokens.PREFERENCES, subscriber.pk)
+    try:
+        path = reverse("newsletter:preferences", args=[token])
+    except NoReverseMatch:
+        path = f"/preferences/{token}/"
+    return tokens.absolute_url(path)
+
+
 # --- Subscription emails -----------------------------------------------------
 
 
@@ -106,6 +126,15 @@ def confirm_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     return build_message(render_email("confirm", context), subscriber.email)
 
 
+def preferences_message(subscriber: Subscriber) -> EmailMultiAlternatives:
+    """The reader's preferences link, mailed when they ask for it."""
+    context = {
+        "preferences_url": preferences_url(subscriber),
+        "unsubscribe_url": tokens.unsubscribe_url(subscriber),
+    }
+    return build_message(render_email("preferences", context), subscriber.email)
+
+
 def goodbye_message(subscriber: Subscriber) -> EmailMultiAlternatives:
     return build_message(render_email("goodbye", {}), subscriber.email)
 
@@ -113,44 +142,79 @@ def goodbye_message(subscriber: Subscriber) -> EmailMultiAlternatives:
 # --- The digest ----------------------------------------------------------------
 
 
-def render_digest(digest: Digest) -> RenderedEmail:
-    """The digest for every recipient, with UNSUBSCRIBE_PLACEHOLDER where their link goes."""
-    topics = digest.ranked_topics()
-    context = {
+def render_digest(
+    digest: Digest, segment: Segment | None = None, pool: list[Card] | None = None
+) -> RenderedEmail:
+    """The digest for every reader in `segment` (by default, readers who never changed
+    their preferences), with placeholders where each reader's own links go.
+
+    `pool` is the digest's cards when the caller has them already. The HTML stays within
+    HTML_BUDGET whatever the day: if the cards ever do not fit, the last ones move to the
+    "more on the web" link.
+    """
+    segment = segment or default_segment()
+    pool = digest_cards.digest_cards(digest) if pool is None else pool
+    chosen = segment.select(pool)
+    while True:
+        email = render_email("digest", digest_context(digest, pool, chosen))
+        if fits_budget(email.html) or len(chosen) <= 1:
+            return email
+        chosen = chosen[:-1]
+
+
+def render_segment(digest: Digest, key: str, pool: list[Card] | None = None) -> RenderedEmail:
+    """The digest for the readers of segment `key` (a Delivery's `segment`; "" for the
+    default segment)."""
+    return render_digest(digest, Segment.from_key(key) if key else None, pool)
+
+
+def fits_budget(html: str) -> bool:
+    return len(html.encode()) + PERSONAL_LINKS_ROOM <= HTML_BUDGET
+
+
+def digest_context(digest: Digest, pool: list[Card], chosen: list[Card]) -> dict[str, object]:
+    return {
         "digest": digest,
-        "cards": [topic_card(topic) for topic in topics],
-        "story_count": len(topics),
-        "preheader": preheader(topics),
+        "subject": digest_subject(digest.date, [card.topic for card in chosen]),
+        "cards": chosen,
+        "story_count": len(chosen),
+        "day_count": len(pool),
+        "more_count": len(pool) - len(chosen),
+        "updated_count": sum(card.is_update for card in chosen),
+        "preheader": digest_cards.preheader(chosen),
         "archive_url": tokens.absolute_url(digest.get_absolute_url()),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
-    }
-    return render_email("digest", context)
-
-
-def topic_card(topic: Topic) -> dict[str, object]:
-    lead = topic.lead_article
-    badge_bg, badge_fg = IMPORTANCE_COLOURS.get(topic.importance, IMPORTANCE_COLOURS[1])
-    return {
-        "topic": topic,
-        "url": tokens.absolute_url(topic.get_absolute_url()),
-        "lead_url": lead.url if lead else "",
-        "lead_source": lead.source.name if lead else "",
-        "badge_bg": badge_bg,
-        "badge_fg": badge_fg,
+        "preferences_url": PREFERENCES_PLACEHOLDER,
     }
 
 
-def preheader(topics: list[Topic]) -> str:
-    """The inbox preview line: the top headlines, the first ones within ~90 characters."""
-    if not topics:
-        return "No new stories today."
-    headlines = " · ".join(str(topic) for topic in topics[:3])
-    return Truncator(headlines).chars(110)
+class RenderedSegments(dict[str, RenderedEmail]):
+    """A digest's rendered emails by segment key, each rendered the first time it is asked
+    for: sending never renders a segment nobody in its batches is in."""
+
+    def __init__(self, digest: Digest) -> None:
+        super().__init__()
+        self.digest = digest
+
+    @cached_property
+    def pool(self) -> list[Card]:
+        return digest_cards.digest_cards(self.digest)
+
+    def __missing__(self, key: str) -> RenderedEmail:
+        email = render_segment(self.digest, key, self.pool)
+        self[key] = email
+        return email
+
+
+def message_for(delivery: Delivery, rendered: RenderedSegments) -> EmailMultiAlternatives:
+    """The message for one delivery: its segment's body, with the reader's own links."""
+    key = delivery.segment or segment_for(delivery.subscriber).key
+    return digest_message(rendered[key], delivery.subscriber)
 
 
 def digest_message(email: RenderedEmail, subscriber: Subscriber) -> EmailMultiAlternatives:
-    """The rendered digest addressed to one subscriber, with their unsubscribe link and
-    the List-Unsubscribe headers (RFC 2369, RFC 8058 one-click)."""
+    """The rendered digest addressed to one subscriber, with their own links and the
+    List-Unsubscribe headers (RFC 2369, RFC 8058 one-click)."""
     url = tokens.unsubscribe_url(subscriber)
     targets = [f"<{url}>"]
     mailto = tokens.unsubscribe_mailto(subscriber)
@@ -163,5 +227,7 @@ def digest_message(email: RenderedEmail, subscriber: Subscriber) -> EmailMultiAl
         # Chosen here, not by the backend, so the ledger can record it.
         "Message-ID": make_msgid(domain=sender_domain()),
     }
-    personal = email.personalize({UNSUBSCRIBE_PLACEHOLDER: url})
+    personal = email.personalize(
+        {UNSUBSCRIBE_PLACEHOLDER: url, PREFERENCES_PLACEHOLDER: preferences_url(subscriber)}
+    )
     return build_message(personal, subscriber.email, headers)

@@ -17,7 +17,9 @@ from newsletter.models import Subscriber
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
-PURPOSES = (CONFIRM, UNSUBSCRIBE)
+# The preferences link in every email (newsletter/emails.py); like unsubscribe, it never expires.
+PREFERENCES = "preferences"
+PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
 CONFIRM_MAX_AGE = dt.timedelta(days=7)
 
 

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from newsletter import emails, subscriptions, tokens
+from newsletter import cards, subscriptions, tokens
 from newsletter.forms import SubscribeForm
 from newsletter.models import Digest
 
@@ -71,5 +71,5 @@ def archive(request: HttpRequest, day: str) -> HttpResponse:
     except ValueError:
         raise Http404("Not a date.") from None
     digest = get_object_or_404(Digest, date=date)
-    cards = [emails.topic_card(topic) for topic in digest.ranked_topics()]
-    return render(request, "newsletter/archive.html", {"digest": digest, "cards": cards})
+    context = {"digest": digest, "cards": cards.digest_cards(digest)}
+    return render(request, "newsletter/archive.html", context)
