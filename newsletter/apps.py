@@ -8,6 +8,6 @@ class NewsletterConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from newsletter import schedules
+        from newsletter import checks, schedules  # noqa: F401 (checks register on import)
 
         post_migrate.connect(schedules.register_schedules, sender=self)

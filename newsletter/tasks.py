@@ -9,13 +9,14 @@ import datetime as dt
 from django.utils import timezone
 
 from newsletter import digests, sending
+from newsletter.metrics import count_sending
 
 
 def daily_digest(day: str | None = None) -> dict[str, int]:
     """Build the digest for `day` (ISO date, default today) and send it."""
     date = dt.date.fromisoformat(day) if day else timezone.localdate()
     digest = digests.build_digest(date)
-    result = sending.send_digest(digest.pk)
+    result = count_sending(sending.send_digest(digest.pk))
     return {"digest": digest.pk, "sent": result.sent, "failed": result.failed}
 
 

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from newsletter import outbox, views
+from newsletter import health, metrics, outbox, views
 
 newsletter_patterns = [
     path("subscribe/", views.subscribe, name="subscribe"),
@@ -13,6 +13,9 @@ newsletter_patterns = [
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/outbox/", outbox.outbox_index, name="outbox_index"),
     path("admin/outbox/<str:name>", outbox.outbox_message, name="outbox_message"),
     path("admin/", admin.site.urls),

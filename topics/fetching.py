@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
+from newsletter.metrics import count_fetch
 from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, download, retry_after
 from topics.feed_parsing import looks_like_bot_challenge
 from topics.ingestion import NotAFeed, ingest_feed
@@ -81,7 +82,7 @@ class RoundResult:
 def fetch_source(source_id: int, limits: Limits = DEFAULT_LIMITS) -> SourceResult:
     """Fetch one source now (due or not), store its new entries, record its health."""
     source = Source.objects.get(pk=source_id)
-    return _record_safely(source, _try_download(_Request.of(source), limits))
+    return count_fetch(_record_safely(source, _try_download(_Request.of(source), limits)))
 
 
 def fetch_due_sources(now: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> RoundResult:
@@ -100,7 +101,7 @@ def fetch_sources(
     the round.
     """
     sources = list(Source.objects.filter(pk__in=list(source_ids)))
-    results = [_record_safely(s, d) for s, d in _downloads(sources, limits, workers)]
+    results = [count_fetch(_record_safely(s, d)) for s, d in _downloads(sources, limits, workers)]
     results.sort(key=lambda r: (r.name.lower(), r.source_id))
     return RoundResult(
         fetched=sum(r.status in (Status.OK, Status.NOT_MODIFIED) for r in results),

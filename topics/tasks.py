@@ -6,6 +6,7 @@ one is safe to repeat: fetching stores an article once, clustering is determinis
 
 from django.utils import timezone
 
+from newsletter.metrics import CLUSTERING_SECONDS
 from topics import clustering, enrichment, fetching, ranking
 
 
@@ -20,7 +21,8 @@ def fetch_round() -> dict[str, int]:
 def refresh_topics() -> dict[str, int]:
     """Cluster new articles, enrich the topics that changed, and re-rank."""
     now = timezone.now()
-    changed = clustering.cluster_recent(now)
+    with CLUSTERING_SECONDS.time():
+        changed = clustering.cluster_recent(now)
     enriched = enrichment.enrich_topics(changed.topic_ids)
     ranked = ranking.rank_topics(now)
     return {"topics_changed": len(changed.topic_ids), "enriched": enriched, "ranked": ranked}

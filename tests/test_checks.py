@@ -1,0 +1,145 @@
+"""System checks: stable ids for unsafe production config, and a clean `check --deploy`."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
+
+from django.test import SimpleTestCase, override_settings
+
+from newsletter import checks
+
+ROOT = Path(__file__).resolve().parent.parent
+SAFE = {
+    "DEBUG": False,
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "POSTAL_ADDRESS": "Daybrief Ltd, 5 Real Road, Leeds LS1 1AA",
+    "SITE_URL": "https://news.example.org",
+    "Q_CLUSTER": {"name": "daybrief", "workers": 4, "redis": "redis://127.0.0.1:6379/0"},
+}
+
+
+def ids(messages: list) -> list[str]:
+    return [message.id for message in messages]
+
+
+def on_engine(name: str) -> mock._patch:  # type: ignore[type-arg]
+    return mock.patch.object(checks, "engine", return_value=name)
+
+
+@override_settings(**SAFE)
+class ProductionCheckTests(SimpleTestCase):
+    def setUp(self) -> None:
+        self.enterContext(on_engine("django.db.backends.postgresql"))
+
+    def test_a_safe_production_configuration_passes_every_check(self) -> None:
+        for check in (
+            checks.check_email_backend,
+            checks.check_sqlite_workers,
+            checks.check_orm_broker,
+            checks.check_webhook_secret,
+            checks.check_postal_address,
+            checks.check_site_url,
+        ):
+            self.assertEqual(check(), [], check.__name__)
+
+    @override_settings(EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend")
+    def test_the_console_email_backend_is_w001(self) -> None:
+        self.assertEqual(ids(checks.check_email_backend()), ["daybrief.W001"])
+
+    @override_settings(EMAIL_BACKEND="newsletter.outbox.OutboxEmailBackend")
+    def test_the_local_outbox_is_w001_too(self) -> None:
+        self.assertEqual(ids(checks.check_email_backend()), ["daybrief.W001"])
+
+    def test_sqlite_with_several_workers_is_w002(self) -> None:
+        with on_engine(checks.SQLITE):
+            self.assertEqual(ids(checks.check_sqlite_workers()), ["daybrief.W002"])
+
+    @override_settings(Q_CLUSTER={"name": "daybrief", "workers": 1, "orm": "default"})
+    def test_sqlite_with_one_worker_is_no_w002_but_the_orm_broker_on_it_is_w003(self) -> None:
+        with on_engine(checks.SQLITE):
+            self.assertEqual(checks.check_sqlite_workers(), [])
+            self.assertEqual(ids(checks.check_orm_broker()), ["daybrief.W003"])
+
+    @override_settings(Q_CLUSTER={"name": "daybrief", "workers": 4, "orm": "default"})
+    def test_the_orm_broker_on_postgresql_is_fine(self) -> None:
+        self.assertEqual(checks.check_orm_broker(), [])
+
+    def test_anymail_without_a_webhook_secret_is_w004(self) -> None:
+        with mock.patch.object(checks.apps, "is_installed", return_value=True):
+            self.assertEqual(ids(checks.check_webhook_secret()), ["daybrief.W004"])
+            with self.settings(ANYMAIL={"WEBHOOK_SECRET": "user:" + secrets.token_hex(8)}):
+                self.assertEqual(checks.check_webhook_secret(), [])
+
+    @override_settings(POSTAL_ADDRESS="")
+    def test_a_missing_postal_address_is_w005(self) -> None:
+        self.assertEqual(ids(checks.check_postal_address()), ["daybrief.W005"])
+
+    @override_settings(POSTAL_ADDRESS=checks.EXAMPLE_POSTAL_ADDRESS)
+    def test_the_example_postal_address_is_w005(self) -> None:
+        self.assertEqual(ids(checks.check_postal_address()), ["daybrief.W005"])
+
+    @override_settings(SITE_URL="http://news.example.org")
+    def test_a_plain_http_site_url_is_w006(self) -> None:
+        self.assertEqual(ids(checks.check_site_url()), ["daybrief.W006"])
+
+
+class RegisteredCheckTests(SimpleTestCase):
+    @override_settings(DEBUG=True, EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend")
+    def test_a_laptop_with_debug_on_hears_nothing(self) -> None:
+        from django.core.checks import run_checks
+
+        self.assertFalse([m for m in run_checks() if m.id.startswith("daybrief.")])
+
+    @override_settings(DEBUG=False, POSTAL_ADDRESS="")
+    def test_the_checks_run_with_django_s_own(self) -> None:
+        from django.core.checks import run_checks
+
+        self.assertIn("daybrief.W005", ids(run_checks()))
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # The test process's own DATABASE_URL and the browser tests' async switch stay out.
+    dropped = {"DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    environ = {key: value for key, value in os.environ.items() if key not in dropped}
+    environ.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "newsletter.settings",
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "news.example.org",
+    "SITE_URL": "https://news.example.org",
+    # Only the engine matters: `check --deploy` does not connect.
+    "DATABASE_URL": "postgres://daybrief@db.invalid:5432/daybrief",
+    "REDIS_URL": "redis://redis.invalid:6379/0",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.invalid:587",
+    "POSTAL_ADDRESS": "Daybrief Ltd, 5 Real Road, Leeds LS1 1AA",
+}
+
+
+class DeployCheckTests(SimpleTestCase):
+    def test_check_deploy_is_clean_with_production_settings(self) -> None:
+        result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("no issues", result.stdout)
+
+    def test_check_deploy_names_what_a_bare_production_env_lacks(self) -> None:
+        env = {**PRODUCTION_ENV, "DATABASE_URL": "sqlite:////tmp/daybrief-check.sqlite3"}
+        for name in ("REDIS_URL", "EMAIL_URL", "POSTAL_ADDRESS"):
+            env.pop(name)
+        env["DAYBRIEF_VAR_DIR"] = "/tmp/daybrief-check-var"
+        result = manage("check", "--deploy", **env)
+        for check_id in ("daybrief.W001", "daybrief.W002", "daybrief.W003", "daybrief.W005"):
+            self.assertIn(check_id, result.stderr + result.stdout)
