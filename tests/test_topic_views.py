@@ -3,6 +3,7 @@
 import datetime as dt
 import re
 from html import unescape
+from xml.etree import ElementTree
 
 import feedparser
 import pytest
@@ -201,8 +202,8 @@ def test_category_filter_shows_only_that_category(client):
     html = client.get(reverse("topics:index"), {"category": "health"}).content.decode()
 
     assert headlines_in(html) == ["Vaccines"]
-    assert '<a href="?category=health" aria-current="page">health</a>' in html
-    assert '<a href="?category=technology">technology</a>' in html
+    assert '<a href="?category=health" aria-current="page">Health</a>' in html
+    assert '<a href="?category=technology">Technology</a>' in html
 
 
 def test_category_filter_is_kept_when_browsing_days(client):
@@ -272,7 +273,7 @@ def test_topic_page_shows_every_element_of_the_reference_card(client):
     assert "The timeline · 1 source</h2>" in html
     assert "Tags</h2>" in html
     for tag in ["ChatGPT", "Claude", "Gemini"]:
-        assert f"<li>{tag}</li>" in html
+        assert f'<li><a href="/?tag={tag}">{tag}</a></li>' in html
 
 
 def test_topic_page_reads_in_the_order_of_the_reference_card(client):
@@ -447,7 +448,7 @@ def test_feed_lists_todays_ranked_topics(client):
     assert feed.entries[0].link == f"http://testserver{first.get_absolute_url()}"
     assert feed.entries[0].id == f"daybrief:topic:{first.cluster_id}"
     assert feed.entries[0].tags[0].term == "science"
-    assert feed.entries[1].summary == "The second dek."
+    assert feed.entries[1].summary == "<p>The second dek.</p>"
 
 
 def test_feed_falls_back_to_the_most_recent_day_with_topics(client):
@@ -508,3 +509,127 @@ def test_blurb_truncates_long_text():
 
     assert len(text) <= 320
     assert text.endswith("…")
+
+
+# --- Tags, search, more feeds ---------------------------------------------
+
+
+def test_tag_filter_shows_only_topics_with_that_tag(client):
+    build_topic("Chips", tags=["Lumora", "Helix"])
+    build_topic("Vaccines", tags=["Merrow"])
+
+    html = client.get(reverse("topics:index"), {"tag": "helix"}).content.decode()
+
+    assert headlines_in(html) == ["Chips"]
+    assert "tagged <strong>helix</strong>" in html
+
+
+def test_tag_chips_on_the_index_link_to_the_tag_page(client):
+    build_topic("Chips", tags=["Lumora Systems"])
+
+    html = client.get(reverse("topics:index")).content.decode()
+
+    assert '<a href="/?tag=Lumora%20Systems">Lumora Systems</a>' in html
+
+
+def test_day_navigation_keeps_the_tag(client):
+    build_topic("Yesterday", seen=NOW - dt.timedelta(days=1), tags=["Helix"])
+    build_topic("Today", tags=["Helix"])
+
+    html = client.get(reverse("topics:index"), {"tag": "Helix"}).content.decode()
+
+    yesterday = (NOW - dt.timedelta(days=1)).date().isoformat()
+    assert f'href="/day/{yesterday}/?tag=Helix"' in html
+
+
+@pytest.mark.parametrize("count", [2, 15])
+def test_tag_page_query_count_does_not_grow_with_topics(client, django_assert_num_queries, count):
+    for n in range(count):
+        build_topic(f"Topic {n}", articles=2, score=float(n), tags=["Helix"])
+
+    # Tagged ids, then the index's six.
+    with django_assert_num_queries(7):
+        response = client.get(reverse("topics:index"), {"tag": "Helix"})
+
+    assert len(headlines_in(response.content.decode())) == count
+
+
+def test_search_finds_topics_by_every_word(client):
+    build_topic("Lumora buys Brightwave", dek="A robot maker changes hands.")
+    build_topic("Lumora ships a chip", dek="The Helix chip is out.")
+    build_topic("Rail strike", dek="Trains stop.")
+
+    html = client.get(reverse("topics:search"), {"q": "lumora robot"}).content.decode()
+
+    assert headlines_in(html) == ["Lumora buys Brightwave"]
+    assert "1 topic for “lumora robot”" in html
+
+
+def test_search_leaves_out_hidden_topics_and_says_when_nothing_matches(client):
+    build_topic("Secret plan", is_hidden=True)
+
+    html = client.get(reverse("topics:search"), {"q": "secret"}).content.decode()
+
+    assert headlines_in(html) == []
+    assert "No topics mention “secret”." in html
+
+
+@pytest.mark.parametrize("count", [2, 15])
+def test_search_query_count_does_not_grow_with_results(client, django_assert_num_queries, count):
+    for n in range(count):
+        build_topic(f"Harbour {n}", articles=2)
+
+    # Topics with their leads, then their articles.
+    with django_assert_num_queries(2):
+        response = client.get(reverse("topics:search"), {"q": "harbour"})
+
+    assert len(headlines_in(response.content.decode())) == count
+
+
+def test_search_escapes_the_query(client):
+    html = client.get(reverse("topics:search"), {"q": "<script>x</script>"}).content.decode()
+
+    assert "<script>x" not in html
+
+
+def test_per_category_feed_lists_only_that_category_and_is_rss_2(client):
+    build_topic("Vaccines", category="health", dek="Shots <b>work</b>.")
+    build_topic("Chips", category="technology")
+
+    response = client.get(reverse("topics:category_feed", args=["health"]))
+
+    root = ElementTree.fromstring(response.content)  # well-formed XML
+    assert (root.tag, root.get("version")) == ("rss", "2.0")
+    feed = feedparser.parse(response.content)
+    assert not feed.bozo
+    assert feed.version == "rss20"
+    assert feed.feed.title == "Daybrief: the day's topics in Health"
+    assert [entry.title for entry in feed.entries] == ["Vaccines"]
+    # The dek is text: its angle brackets arrive escaped, never as markup.
+    assert feed.entries[0].summary == "<p>Shots &lt;b&gt;work&lt;/b&gt;.</p>"
+
+
+def test_atom_feeds_are_well_formed_atom(client):
+    build_topic("Vaccines", category="health")
+    build_topic("Chips", category="technology")
+
+    for url in [reverse("topics:feed_atom"), reverse("topics:category_feed_atom", args=["health"])]:
+        response = client.get(url)
+        root = ElementTree.fromstring(response.content)
+        assert root.tag == "{http://www.w3.org/2005/Atom}feed"
+        feed = feedparser.parse(response.content)
+        assert not feed.bozo
+        assert feed.version == "atom10"
+        assert "Vaccines" in [entry.title for entry in feed.entries]
+
+
+def test_feed_of_an_unknown_category_is_not_found(client):
+    assert client.get(reverse("topics:category_feed", args=["gossip"])).status_code == 404
+
+
+def test_debug_panel_is_hidden_from_readers_unless_asked_for(client):
+    topic = build_topic("Chips")
+
+    assert "Cluster ID" not in client.get(topic.get_absolute_url()).content.decode()
+    html = client.get(topic.get_absolute_url(), {"debug": "1"}).content.decode()
+    assert "Cluster ID" in html and "Rank score" in html

@@ -24,6 +24,10 @@ app_name = "topics"
 urlpatterns = [
     path("", views.index, name="index"),
     path("day/<isodate:day>/", views.index, name="day"),
+    path("search/", views.search, name="search"),
     path("topics/<str:cluster_id>/", views.detail, name="detail"),
     path("feed/", feeds.RankedTopicsFeed(), name="feed"),
+    path("feed/atom/", feeds.RankedTopicsAtomFeed(), name="feed_atom"),
+    path("feed/<slug:category>/", feeds.RankedTopicsFeed(), name="category_feed"),
+    path("feed/<slug:category>/atom/", feeds.RankedTopicsAtomFeed(), name="category_feed_atom"),
 ]

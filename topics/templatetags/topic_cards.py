@@ -9,6 +9,7 @@ from django.utils.html import strip_tags
 from django.utils.text import Truncator
 
 from topics.models import Article, Source, Topic
+from topics.summarize import clean_body
 
 register = template.Library()
 
@@ -48,8 +49,8 @@ def blurb(article: Article) -> str:
     mixed formatting from a dozen publishers reads worse than text.
     """
     text = article.text.strip() or strip_tags(article.summary_html).strip()
-    if text == article.title.strip():
-        return ""
+    # Ingestion puts the headline in front of the text; the card shows the headline already.
+    text = clean_body(article.title, text)
     return Truncator(" ".join(text.split())).chars(BLURB_CHARS)
 
 
