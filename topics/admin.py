@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from topics import curation, fetching
 from topics.admin_filters import CoverageFilter, DayFilter, StateFilter
 from topics.enrichment import clamp
-from topics.models import Article, Source, Topic
+from topics.models import Article, Source, Tag, Topic, TopicCategory
 
 # Topic fields enrichment writes and an editor may overrule; once an editor changes one,
 # enrichment leaves it alone (see Topic.edited_fields).
@@ -401,3 +401,22 @@ def mark_edited(edited_fields: list[str], changed: list[str]) -> list[str]:
     """`edited_fields` plus the editable fields an editor just changed."""
     added = [f for f in EDITABLE_TOPIC_FIELDS if f in changed and f not in edited_fields]
     return [*edited_fields, *added]
+
+
+# --- The editable category list and tag vocabulary (topic cards) -------------------------
+
+
+@admin.register(TopicCategory)
+class TopicCategoryAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "position", "is_active", "keywords")
+    list_editable = ("position", "is_active")
+    search_fields = ("name", "slug", "keywords")
+    prepopulated_fields = {"slug": ("name",)}
+    ordering = ("position", "slug")
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ("name", "aliases", "is_blocked")
+    list_filter = ("is_blocked",)
+    search_fields = ("name", "aliases")
