@@ -138,3 +138,57 @@ def test_topic_page_fits_a_phone_screen(page, live_server, topic):
     page.screenshot(path=ARTIFACTS / "topic-page-debug-375.png", full_page=True)
     page.emulate_media(color_scheme="dark")
     page.screenshot(path=ARTIFACTS / "topic-page-debug-dark-375.png", full_page=True)
+
+
+def test_topic_page_shows_every_element_of_the_card(page, live_server, topic):
+    page.goto(live_server.url + topic.get_absolute_url() + "?debug=1")
+
+    meta = page.locator(".topic-head .meta").inner_text()
+    for badge in ["4", "technology", "Example Lab", "2 sources", "2 articles"]:
+        assert badge in meta
+    assert page.get_by_role("heading", level=1).inner_text() == topic.headline
+    assert page.locator(".topic-head .dek").inner_text() == topic.dek
+    assert page.locator(".lead-article .via").inner_text() == "via Example Lab blog"
+    dive = page.locator("section.dive")
+    assert "Let's dive in" in dive.get_by_role("heading", level=2).inner_text()
+    assert topic.summary in dive.inner_text()
+    lead_link = dive.get_by_role("link", name="Example Lab blog — Introducing Example Model 2")
+    assert lead_link.get_attribute("href") == topic.lead_article.url
+
+    timeline = page.locator(".timeline")
+    assert "The timeline · 2 sources" in timeline.get_by_role("heading", level=2).inner_text()
+    entry = timeline.locator("li.entry").first
+    assert entry.locator(".entry-source").inner_text() == "Example Lab blog"
+    assert "first-party announcement · 5h ago · 3/5" in entry.inner_text()
+    assert entry.get_by_role("link").get_attribute("href") == topic.lead_article.url
+    assert "halves the cost of long documents" in entry.locator(".entry-summary").inner_text()
+
+    tags = page.locator("section.tags li")
+    assert tags.all_inner_texts() == ["Example Model 2", "Example Lab"]
+
+    debug = page.locator("section.debug").inner_text()
+    for row in ["Cluster ID", "Importance (max)", "Members", "Sources", "Earliest", "Latest"]:
+        assert row in debug
+    assert topic.cluster_id in debug and topic.lead_article.url in debug
+    screenshot(page, "topic-card-every-element")
+
+    page.locator("section.tags").get_by_role("link", name="Example Model 2").click()
+
+    page.wait_for_url("**/?tag=Example%20Model%202")
+    assert page.locator("article.card").count() == 1
+    assert "tagged Example Model 2" in page.locator(".filters").inner_text()
+    screenshot(page, "topic-index-by-tag")
+
+
+def test_reader_searches_from_the_header(page, live_server, topic):
+    page.goto(live_server.url + "/")
+    page.get_by_role("link", name="Search").click()
+    page.get_by_label("Words to find").fill("cheaper model")
+    page.get_by_role("button", name="Search").click()
+
+    page.wait_for_url("**/search/?q=cheaper+model")
+    cards = page.locator("article.card")
+    assert cards.count() == 1
+    assert cards.first.get_by_role("heading", level=2).inner_text() == topic.headline
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    screenshot(page, "topic-search")
