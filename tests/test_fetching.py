@@ -75,7 +75,10 @@ class FetchSourceTests(TestCase):
         self.assertEqual(source.last_fetched_at, NOW)
         self.assertEqual(source.last_status, 200)
         self.assertEqual((source.consecutive_errors, source.last_error), (0, ""))
-        self.assertEqual(source.next_fetch_at, NOW + INTERVAL)
+        # Two entries in the last 2.5 hours: polled every 1.25 hours (±10 % jitter).
+        self.assertAlmostEqual(
+            (source.next_fetch_at - NOW) / dt.timedelta(hours=1.25), 1, delta=0.1
+        )
         request = self.server.requests_for("/rss")[0]
         self.assertTrue(request.headers["user-agent"].startswith("Daybrief/"))
         self.assertIn("gzip", request.headers["accept-encoding"])

@@ -31,6 +31,7 @@ IDENTITY_MAX_CHARS = 500  # Article.identity
 EARLIEST_PLAUSIBLE = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
 FUTURE_TOLERANCE = dt.timedelta(days=1)
 TITLE_FALLBACK_CHARS = 100
+MAX_TTL_MINUTES = 24 * 60  # the polling interval never exceeds a day anyway
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 # Documents smaller than this are parsed whole; larger ones are cut after MAX_ENTRIES.
 TRIM_ABOVE_BYTES = 512 * 1024
@@ -84,8 +85,20 @@ class EntryRecord:
         }
 
 
+@dataclass(frozen=True)
+class ParsedFeed:
+    records: list[EntryRecord]
+    ttl: dt.timedelta | None  # the RSS <ttl>, when the feed gives one
+
+
 def parse_feed(body: bytes, content_type: str, url: str, now: dt.datetime) -> list[EntryRecord]:
-    """The entries of a feed document, one per identity, in document order.
+    """The entries of a feed document, one per identity, in document order."""
+    return parse_document(body, content_type, url, now).records
+
+
+def parse_document(body: bytes, content_type: str, url: str, now: dt.datetime) -> ParsedFeed:
+    """The entries of a feed document, one per identity, in document order, and what
+    the feed says about itself.
 
     Raises NotAFeed when the bytes are not a feed (an HTML page, JSON, empty, or XML so
     broken that nothing usable is left). A well-formed feed with no entries is fine.
@@ -107,7 +120,7 @@ def parse_feed(body: bytes, content_type: str, url: str, now: dt.datetime) -> li
     records = _assign_identities([d for d in drafts if d is not None])
     if not records and not _is_empty_feed(parsed):
         raise NotAFeed(_why_not_a_feed(parsed, body, content_type))
-    return records
+    return ParsedFeed(records, parse_ttl(parsed.feed.get("ttl")))
 
 
 @dataclass
@@ -252,6 +265,17 @@ def _serious_bozo(parsed: Any) -> bool:
     # Wrong Content-Type or a corrected charset still leave a perfectly usable document.
     exc = parsed.get("bozo_exception")
     return bool(parsed.get("bozo")) and not isinstance(exc, ThingsNobodyCaresAboutButMe)
+
+
+def parse_ttl(value: object) -> dt.timedelta | None:
+    """An RSS <ttl> (minutes) as a duration, or None when absent or nonsense."""
+    try:
+        minutes = int(str(value).strip())
+    except ValueError:
+        return None
+    if minutes <= 0:
+        return None
+    return dt.timedelta(minutes=min(minutes, MAX_TTL_MINUTES))
 
 
 def keep_first_entries(body: bytes, limit: int) -> bytes:

@@ -27,6 +27,12 @@ from topics.feed_http import DEFAULT_LIMITS, Download, FetchError, Limits, downl
 from topics.feed_parsing import looks_like_bot_challenge
 from topics.ingestion import NotAFeed, ingest_feed
 from topics.models import Source
+from topics.polling import (
+    measure_publish_interval,
+    needs_unconditional_fetch,
+    next_interval,
+    server_floor,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +137,8 @@ class _Request:
 
     @classmethod
     def of(cls, source: Source) -> "_Request":
+        if needs_unconditional_fetch(source.last_unconditional_at, timezone.now()):
+            return cls(source.feed_url, "", "")
         return cls(source.feed_url, source.etag, source.last_modified)
 
 
@@ -232,32 +240,47 @@ def _record(source: Source, outcome: Download | FetchError | _Deferred) -> Sourc
         return _fail(source, _http_error(outcome), status, now, at_least=delay)
     if not 200 <= status < 300:
         return _fail(source, _http_error(outcome), status, now)
+    # Sent without validators (see _Request.of): a same-ETag answer proves nothing then.
+    unconditional = needs_unconditional_fetch(source.last_unconditional_at, now)
+    checked = {"last_unconditional_at": now} if unconditional else {}
+    etag = outcome.headers.get("etag", "")
+    if etag and etag == source.etag and not unconditional:
+        return _not_modified(source, outcome, now)
     body_hash = hashlib.sha256(outcome.body).hexdigest()
     if body_hash == source.body_hash:  # servers without validators, or ignoring them
-        return _not_modified(source, outcome, now)
+        return _not_modified(source, outcome, now, **checked)
     try:
         ingested = ingest_feed(
             source, outcome.body, outcome.headers.get("content-type", ""), outcome.url
         )
     except NotAFeed as exc:
         return _fail(source, str(exc), status, now)
+    normal = measure_publish_interval(source.pk, now)
+    floor = server_floor(outcome.headers, now, ingested.ttl)
     _save_health(
         source,
         now,
         status,
         _validators(outcome),
         **_redirect_fields(source, outcome),
+        **checked,
         body_hash=body_hash,
         consecutive_errors=0,
         last_error="",
-        next_fetch_at=now + backoff_interval(0),
+        publish_interval=normal,
+        feed_ttl=ingested.ttl,
+        next_fetch_at=now + next_interval(normal, floor, f"{source.pk}:{now.isoformat()}"),
     )
     return SourceResult(
         source.pk, source.name, Status.OK, status, new=ingested.new, updated=ingested.updated
     )
 
 
-def _not_modified(source: Source, outcome: Download, now: dt.datetime) -> SourceResult:
+def _not_modified(
+    source: Source, outcome: Download, now: dt.datetime, **fields: Any
+) -> SourceResult:
+    normal = source.publish_interval or measure_publish_interval(source.pk, now)
+    floor = server_floor(outcome.headers, now, source.feed_ttl)
     # A 304 may carry fresher validators (RFC 9111 §4.3.4); keep them when it does.
     _save_health(
         source,
@@ -265,9 +288,11 @@ def _not_modified(source: Source, outcome: Download, now: dt.datetime) -> Source
         outcome.status,
         _validators(outcome, keep_from=source),
         **_redirect_fields(source, outcome),
+        **fields,
         consecutive_errors=0,
         last_error="",
-        next_fetch_at=now + backoff_interval(0),
+        publish_interval=normal,
+        next_fetch_at=now + next_interval(normal, floor, f"{source.pk}:{now.isoformat()}"),
     )
     return SourceResult(source.pk, source.name, Status.NOT_MODIFIED, outcome.status)
 

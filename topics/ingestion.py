@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from topics.feed_parsing import EntryRecord, NotAFeed, parse_feed
+from topics.feed_parsing import EntryRecord, NotAFeed, parse_document
 from topics.models import Article, Source
 
 __all__ = ["IngestResult", "NotAFeed", "ingest_feed"]
@@ -28,6 +28,7 @@ UPDATED_FIELDS = [
 class IngestResult:
     new: int
     updated: int
+    ttl: dt.timedelta | None = None  # the feed's <ttl>
 
 
 def ingest_feed(source: Source, body: bytes, content_type: str, url: str) -> IngestResult:
@@ -39,7 +40,8 @@ def ingest_feed(source: Source, body: bytes, content_type: str, url: str) -> Ing
     the document is not a feed. `url` is the final URL, used to resolve relative links.
     """
     now = timezone.now()
-    records = parse_feed(body, content_type, url, now)
+    parsed = parse_document(body, content_type, url, now)
+    records = parsed.records
     with transaction.atomic():
         known = _known_hashes(source, [r.identity for r in records])
         new = [_new_article(source, r, now) for r in records if r.identity not in known]
@@ -52,7 +54,7 @@ def ingest_feed(source: Source, body: bytes, content_type: str, url: str) -> Ing
         # (a redelivered task) must not fail; the unique constraint keeps one row.
         Article.objects.bulk_create(new, ignore_conflicts=True)
         Article.objects.bulk_update(changed, UPDATED_FIELDS)
-    return IngestResult(new=len(new), updated=len(changed))
+    return IngestResult(new=len(new), updated=len(changed), ttl=parsed.ttl)
 
 
 def _known_hashes(source: Source, identities: list[str]) -> dict[str, tuple[int, str]]:
