@@ -14,7 +14,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from topics import curation, fetching
-from topics.admin_filters import CoverageFilter, DayFilter, StateFilter
+from topics.admin_filters import (
+    CategoryFilter,
+    CoverageFilter,
+    DayFilter,
+    ImportanceFilter,
+    StateFilter,
+)
 from topics.enrichment import clamp
 from topics.models import Article, Source, Tag, Topic, TopicCategory
 
@@ -231,11 +237,12 @@ class TopicAdmin(admin.ModelAdmin):
         "latest_at",
     )
     list_display_links = ("headline_or_id",)
-    list_filter = (DayFilter, "category", "importance", CoverageFilter, StateFilter)
+    list_filter = (DayFilter, CategoryFilter, ImportanceFilter, CoverageFilter, StateFilter)
     search_fields = ("headline", "dek", "primary_entity", "=cluster_id")
     # The same order as the site and the digest: pinned first, then by score.
     ordering = ("-is_pinned", "-score", "-importance", "-latest_at", "pk")
     show_full_result_count = False
+    list_per_page = 50
     raw_id_fields = ("lead_article",)
     readonly_fields = (
         "card_preview",
