@@ -8,6 +8,7 @@ from django.utils import timezone
 
 FETCH_ROUND = "Fetch sources and cluster topics"
 DAILY_DIGEST = "Build and send the daily digest"
+PRUNE = "Prune old articles, deliveries and events"
 
 
 def register_schedules(**kwargs: Any) -> None:
@@ -37,6 +38,17 @@ def register_schedules(**kwargs: Any) -> None:
             "schedule_type": Schedule.DAILY,
             "repeats": -1,
             "next_run": next_digest_time(timezone.now()),
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=PRUNE,
+        defaults={"func": "newsletter.retention.prune_task", "schedule_type": Schedule.DAILY},
+        create_defaults={
+            "func": "newsletter.retention.prune_task",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+            # Quiet hours, well away from the digest.
+            "next_run": timezone.now() + dt.timedelta(hours=12),
         },
     )
 

@@ -188,6 +188,10 @@ else:
 # --- Daybrief ---------------------------------------------------------------
 # /metrics answers a request bearing this token; without one, only with DEBUG on.
 DAYBRIEF_METRICS_TOKEN = env_str("DAYBRIEF_METRICS_TOKEN")
+# Retention (newsletter/retention.py, daily): days to keep each kind of row; 0 = forever.
+DAYBRIEF_RETAIN_ARTICLES_DAYS = env_int("DAYBRIEF_RETAIN_ARTICLES_DAYS", 90)
+DAYBRIEF_RETAIN_DELIVERIES_DAYS = env_int("DAYBRIEF_RETAIN_DELIVERIES_DAYS", 180)
+DAYBRIEF_RETAIN_EVENTS_DAYS = env_int("DAYBRIEF_RETAIN_EVENTS_DAYS", 30)
 DAYBRIEF_DIGEST_TIME = env_str("DAYBRIEF_DIGEST_TIME", "07:00")  # local time, TIME_ZONE
 DAYBRIEF_FETCH_MINUTES = env_int("DAYBRIEF_FETCH_MINUTES", 15)
 DAYBRIEF_CLUSTER_WINDOW_HOURS = env_int("DAYBRIEF_CLUSTER_WINDOW_HOURS", 72)

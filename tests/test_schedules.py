@@ -3,7 +3,13 @@ import datetime as dt
 import pytest
 from django_q.models import Schedule
 
-from newsletter.schedules import DAILY_DIGEST, FETCH_ROUND, next_digest_time, register_schedules
+from newsletter.schedules import (
+    DAILY_DIGEST,
+    FETCH_ROUND,
+    PRUNE,
+    next_digest_time,
+    register_schedules,
+)
 
 NOW = dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC)
 
@@ -12,7 +18,7 @@ NOW = dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC)
 def test_migrate_registers_the_fetch_round_and_the_daily_digest_once():
     register_schedules()  # a second migrate
     schedules = {s.name: s for s in Schedule.objects.all()}
-    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST}
+    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST, PRUNE}
     assert schedules[FETCH_ROUND].func == "topics.tasks.fetch_round"
     assert schedules[FETCH_ROUND].minutes == 15
     assert schedules[DAILY_DIGEST].func == "newsletter.tasks.daily_digest"
