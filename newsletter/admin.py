@@ -195,12 +195,14 @@ class DigestAdmin(admin.ModelAdmin):
     def today_view(self, request: HttpRequest) -> HttpResponse:
         """Today's digest preview, built or not (see previews.preview_day)."""
         day = timezone.localdate()
-        preview = previews.preview_day(day, chosen_subscriber(request))
+        segment = previews.segment_from(request.GET.get("segment", ""))
+        preview = previews.preview_day(day, chosen_subscriber(request), segment)
         return self.render_preview(request, None, preview, f"Today's digest ({day:%a %d %b})")
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         digest = get_object_or_404(Digest, pk=pk)
-        preview = previews.preview_digest(digest, chosen_subscriber(request))
+        segment = previews.segment_from(request.GET.get("segment", ""))
+        preview = previews.preview_digest(digest, chosen_subscriber(request), segment)
         return self.render_preview(request, digest, preview, f"Preview of {digest}")
 
     def render_preview(
@@ -214,6 +216,8 @@ class DigestAdmin(admin.ModelAdmin):
             "preview": preview,
             "format": "text" if request.GET.get("format") == "text" else "html",
             "subscriber": request.GET.get("subscriber", ""),
+            "segment": request.GET.get("segment", ""),
+            "segments": digest_segments(digest),
             "subscribers": Subscriber.objects.confirmed().order_by("email")[:200],
         }
         return TemplateResponse(request, "admin/newsletter/digest/preview.html", context)
@@ -268,6 +272,14 @@ def run_control(operation: str, digest: Digest, request: HttpRequest) -> tuple[i
 
 def _outcome(done: bool, success: str, nothing: str) -> tuple[int, str]:
     return (messages.SUCCESS, success) if done else (messages.WARNING, nothing)
+
+
+def digest_segments(digest: Digest | None) -> list[str]:
+    """The preference segments the digest's readers fall in (a handful, not one per reader)."""
+    if digest is None:
+        return []
+    rows = digest.deliveries.exclude(segment="").values_list("segment", flat=True)
+    return sorted(set(rows.order_by().distinct()))
 
 
 def chosen_subscriber(request: HttpRequest) -> Subscriber | None:

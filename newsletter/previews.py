@@ -1,7 +1,6 @@
 """What a digest looks like in one reader's inbox, for editors checking it before it goes out."""
 
 import datetime as dt
-import inspect
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -9,6 +8,7 @@ from django.db import transaction
 from newsletter import digests, emails
 from newsletter.emails import RenderedEmail
 from newsletter.models import Digest, Subscriber
+from newsletter.segments import Segment, segment_for
 
 
 @dataclass(frozen=True)
@@ -20,33 +20,40 @@ class Preview:
     is_built: bool
 
 
-def preview_digest(digest: Digest, subscriber: Subscriber | None) -> Preview:
-    """The digest as `subscriber` would get it (or as a reader with default preferences)."""
+def preview_digest(
+    digest: Digest, subscriber: Subscriber | None, segment: Segment | None = None
+) -> Preview:
+    """The digest as `subscriber` would get it (or as a reader with default preferences),
+    with the cards of `segment` when one is given."""
     reader = subscriber or Subscriber(pk=0, email="reader@example.com")
-    message = emails.digest_message(render_for(digest, reader), reader)
+    message = emails.digest_message(render_for(digest, reader, segment), reader)
     html = next((body for body, kind in message.alternatives if kind == "text/html"), "")
     email = RenderedEmail(str(message.subject), str(message.body), str(html))
     return Preview(email, reader.email, is_built=digest.pk is not None)
 
 
-def preview_day(day: dt.date, subscriber: Subscriber | None) -> Preview:
+def preview_day(
+    day: dt.date, subscriber: Subscriber | None, segment: Segment | None = None
+) -> Preview:
     """The day's digest, built or not. An unbuilt one is built inside a transaction that is
     rolled back, so the preview is exactly what building it now gives and freezes nothing."""
     existing = digests.find_digest(day)
     if existing is not None:
-        return preview_digest(existing, subscriber)
+        return preview_digest(existing, subscriber, segment)
     with transaction.atomic():
-        preview = preview_digest(digests.build_digest(day), subscriber)
+        preview = preview_digest(digests.build_digest(day), subscriber, segment)
         transaction.set_rollback(True)
     return Preview(preview.email, preview.recipient, is_built=False)
 
 
-def render_for(digest: Digest, reader: Subscriber) -> RenderedEmail:
-    """The body the reader's preference segment gets, where segments exist."""
-    # Preference segments (newsletter/segments.py) are being added beside this preview;
-    # until render_digest takes a segment, every reader gets the same body.
-    if "segment" not in inspect.signature(emails.render_digest).parameters:
-        return emails.render_digest(digest)
-    from newsletter.segments import segment_for
+def render_for(digest: Digest, reader: Subscriber, segment: Segment | None) -> RenderedEmail:
+    """The body the reader's preference segment gets, or the chosen segment's."""
+    return emails.render_digest(digest, segment or segment_for(reader))
 
-    return emails.render_digest(digest, segment_for(reader))  # type: ignore[call-arg]
+
+def segment_from(key: str) -> Segment | None:
+    """The segment a key names ("all/1/10", "business+science/3/5"), or None."""
+    try:
+        return Segment.from_key(key.strip()) if key.strip() else None
+    except ValueError:
+        return None

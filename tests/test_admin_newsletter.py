@@ -112,6 +112,23 @@ class DigestPreviewTests(NewsletterAdminTestCase):
         self.assertContains(text, 'class="preview-text"')
         self.assertContains(text, "Lumora buys Brightwave")
 
+    def test_the_preview_follows_a_readers_preferences_or_a_chosen_segment(self) -> None:
+        digest = self.build()
+        article = make_article(title="Comet seen at noon", first_seen_at=NOW)
+        comet = make_topic(
+            [article], headline="Comet seen at noon", category="science", article_count=1,
+            importance=2, lead_article=article,
+        )  # fmt: skip
+        DigestTopic.objects.create(digest=digest, topic=comet, position=2)
+        make_subscriber("sci@example.com", categories=["science"])
+        url = reverse("admin:newsletter_digest_preview", args=[digest.pk]) + "?format=text&"
+        for query in ("subscriber=sci@example.com", "segment=science/1/10"):
+            with self.subTest(query=query):
+                response = self.client.get(url + query)
+                self.assertContains(response, "Comet seen at noon")
+                self.assertNotContains(response, "Lumora buys Brightwave")
+        self.assertContains(self.client.get(url), "Lumora buys Brightwave")
+
     def build(self) -> Digest:
         digest = Digest.objects.create(date=NOW.date(), subject="Daybrief: Lumora")
         DigestTopic.objects.create(digest=digest, topic=self.topic, position=1)
