@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint format venv clean
+.PHONY: run serve test lint format venv clean
 
 venv: $(STAMP)
 
@@ -18,6 +18,11 @@ $(STAMP): pyproject.toml
 run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py rundaybrief
+
+# Production processes on one machine (gunicorn + qcluster, DEBUG off); configure
+# through the environment or deploy/daybrief.env (see deploy/daybrief.env.example).
+serve: venv
+	deploy/serve.sh
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
