@@ -1,5 +1,6 @@
 import datetime as dt
 
+import time_machine
 from django.test import TestCase
 
 from tests.factories import make_article, make_source, make_topic
@@ -438,3 +439,32 @@ class CardQualityTests(TestCase):
         enrich_topics([topic.pk])
         topic.refresh_from_db()
         self.assertEqual(topic.lead_article, articles[3])
+
+
+class RefreshTests(TestCase):
+    def test_refreshing_enriches_only_the_topics_clustering_changed(self) -> None:
+        from topics.tasks import refresh_topics
+
+        wire = make_source(name="Wire")
+        first = NOW - dt.timedelta(hours=3)
+        with time_machine.travel(first, tick=False):
+            for title, text in FED_STORY[:2]:
+                make_article(wire, title=title, text=text, published_at=first)
+            refresh_topics()
+        fed = Topic.objects.get()
+        enriched_at = fed.updated_at
+
+        with time_machine.travel(NOW, tick=False):
+            make_article(
+                wire,
+                title="Kestrel Aerospace launches six Tern satellites from Varro Island",
+                text="Kestrel Aerospace put six Tern satellites into orbit on an Osprey-2 rocket.",
+                published_at=NOW,
+            )
+            refresh_topics()
+
+        fed.refresh_from_db()
+        self.assertEqual(Topic.objects.count(), 2)
+        self.assertEqual(fed.updated_at, enriched_at)  # untouched: its articles did not change
+        launch = Topic.objects.exclude(pk=fed.pk).get()
+        self.assertEqual(launch.updated_at, NOW)
