@@ -113,6 +113,8 @@ class ArticleAdmin(admin.ModelAdmin):
     list_select_related = ("source", "topic")
     # A count(*) over 100,000 articles on every page tells the editor nothing.
     show_full_result_count = False
+    # Rendering a row costs far more than fetching it (benchmarks/admin_lists.py).
+    list_per_page = 50
     raw_id_fields = ("topic",)
     readonly_fields = ("identity", "content_hash", "first_seen_at", "updated_at")
     actions = ("split_out", "move_to_topic")
