@@ -22,16 +22,21 @@ $PY manage.py migrate --noinput
 $PY manage.py collectstatic --noinput --verbosity 0
 $PY manage.py check --deploy
 
-$PY manage.py qcluster &
+# Each in its own session: Ctrl-C reaches this script only, which stops both in order
+# (a SIGINT to every qcluster child at once can leave the cluster waiting for them).
+setsid $PY manage.py qcluster &
 worker=$!
-.venv/bin/gunicorn --config deploy/gunicorn.conf.py &
+setsid .venv/bin/gunicorn --config deploy/gunicorn.conf.py &
 web=$!
 
+stopping=0
 stop() { kill -TERM "$web" "$worker" 2>/dev/null || true; }
-trap 'stop' INT TERM
+trap 'stopping=1; stop' INT TERM
 set +e
 wait -n "$web" "$worker"
 status=$?
 stop
 wait
+# Asked to stop (Ctrl-C, systemd, kill): a clean exit. Otherwise a child died: say how.
+[ "$stopping" = 1 ] && exit 0
 exit "$status"

@@ -1,0 +1,375 @@
+"""Web benchmark: gunicorn serving the topic index, a topic page and the signup form to
+20 concurrent clients, against a database holding 30 days of a 2,000-source newsroom.
+
+    .venv/bin/python benchmarks/web.py [--seconds 20] [--clients 20] [--keep]
+
+Uses a throwaway PostgreSQL database on the server of DATABASE_URL when it points to
+PostgreSQL, else a throwaway SQLite file. Prints one JSON object: requests per second and
+p50/p95/p99 latency (ms) per endpoint, `index_p95_ms`, `topic_p95_ms`, `signup_p95_ms`
+and `errors` (non-2xx/3xx answers and failed connections).
+"""
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = 2000
+DAYS = 30
+ARTICLES_PER_SOURCE_DAY = 3  # 180,000 articles
+ARTICLES_PER_TOPIC = 12  # ~500 topics a day
+CATEGORIES = ["world", "politics", "business", "technology", "science", "health", "sports"]
+WORDS = [
+    "port",
+    "strike",
+    "battery",
+    "plant",
+    "election",
+    "council",
+    "budget",
+    "storm",
+    "flood",
+    "court",
+    "ruling",
+    "vaccine",
+    "trial",
+    "market",
+    "shares",
+    "merger",
+    "drought",
+    "harvest",
+    "bridge",
+    "rail",
+    "union",
+    "wage",
+    "minister",
+    "summit",
+    "treaty",
+    "border",
+    "satellite",
+    "launch",
+    "reactor",
+    "grid",
+    "solar",
+    "wind",
+    "tariff",
+    "export",
+    "inflation",
+    "rate",
+]
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def populate() -> None:
+    """Runs inside Django (`--populate`): bulk-insert the newsroom."""
+    import django
+
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from topics.models import Source
+
+    rng = random.Random(42)
+    now = timezone.now()
+    with transaction.atomic():
+        Source.objects.bulk_create(
+            Source(name=f"Source {n}", feed_url=f"https://feeds{n}.example.com/rss.xml")
+            for n in range(SOURCES)
+        )
+    source_ids = list(Source.objects.values_list("pk", flat=True))
+    for day in range(DAYS):
+        populate_day(rng, now - dt.timedelta(days=day), source_ids)
+        print(f"day {day + 1}/{DAYS}", file=sys.stderr, flush=True)
+
+
+def populate_day(rng: random.Random, when: dt.datetime, source_ids: list[int]) -> None:
+    from django.db import transaction
+
+    from topics.models import Article, Topic
+
+    articles_today = SOURCES * ARTICLES_PER_SOURCE_DAY
+    topic_count = articles_today // ARTICLES_PER_TOPIC
+    with transaction.atomic():
+        topics = Topic.objects.bulk_create(
+            Topic(
+                cluster_id=secrets.token_hex(5),
+                headline=sentence(rng, 9),
+                dek=sentence(rng, 20),
+                summary=sentence(rng, 60),
+                category=rng.choice(CATEGORIES),
+                importance=rng.randint(1, 5),
+                importance_max=5,
+                article_count=ARTICLES_PER_TOPIC,
+                source_count=ARTICLES_PER_TOPIC,
+                earliest_at=when - dt.timedelta(hours=6),
+                latest_at=when,
+                score=rng.random() * 100,
+                tags=[rng.choice(WORDS), rng.choice(WORDS)],
+                needs_enrichment=False,
+                created_at=when,
+                updated_at=when,
+            )
+            for _ in range(topic_count)
+        )
+        batch = []
+        for n in range(articles_today):
+            topic = topics[n % topic_count]
+            title = sentence(rng, 10)
+            seen = when - dt.timedelta(minutes=rng.randint(0, 600))
+            batch.append(
+                Article(
+                    source_id=source_ids[n % SOURCES],
+                    identity=f"urn:bench:{when:%Y%m%d}:{n}",
+                    url=f"https://example.com/{when:%Y%m%d}/{n}",
+                    title=title,
+                    summary_html=f"<p>{sentence(rng, 25)}</p>",
+                    text=title,
+                    published_at=seen,
+                    first_seen_at=seen,
+                    updated_at=seen,
+                    content_hash=hashlib.sha256(title.encode()).hexdigest(),
+                    importance=rng.randint(1, 5),
+                    topic_id=topic.pk,
+                )
+            )
+        Article.objects.bulk_create(batch, batch_size=5000)
+        leads = {}
+        for article in Article.objects.filter(topic__in=topics).values("topic_id", "pk"):
+            leads.setdefault(article["topic_id"], article["pk"])
+        for topic in topics:
+            topic.lead_article_id = leads.get(topic.pk)
+        Topic.objects.bulk_update(topics, ["lead_article"], batch_size=5000)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_database(var_dir: Path) -> tuple[str, Callable[[], None]]:
+    """A throwaway database URL, and how to drop it."""
+    server = os.environ.get("DATABASE_URL", "")
+    if not server.startswith(("postgres://", "postgresql://")):
+        return f"sqlite:///{var_dir / 'bench.sqlite3'}", lambda: None
+    import psycopg
+
+    name = f"daybrief_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}")), drop
+
+
+def environment(var_dir: Path, database_url: str, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYBRIEF_", "Q_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="newsletter.settings",
+        PYTHONPATH=str(ROOT),
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="127.0.0.1",
+        SITE_URL=f"http://127.0.0.1:{port}",
+        DATABASE_URL=database_url,
+        DB_CONN_MAX_AGE="60",
+        DAYBRIEF_VAR_DIR=str(var_dir),
+        EMAIL_URL="outbox://",
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        # Every signup comes from 127.0.0.1: lift the per-address limits.
+        DAYBRIEF_SIGNUPS_PER_IP_HOUR="1000000",
+        DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR="1000000",
+        DAYBRIEF_DEMO="0",
+        LOG_LEVEL="WARNING",
+    )
+    env.setdefault("WEB_CONCURRENCY", str((os.cpu_count() or 2) * 2 + 1))
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+
+def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit("gunicorn exited")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not answer")
+
+
+class Load:
+    def __init__(self, base: str, topic_paths: list[str]) -> None:
+        self.base = base
+        self.topic_paths = topic_paths
+        self.latencies: dict[str, list[float]] = {"index": [], "topic": [], "signup": []}
+        self.errors = 0
+        self.error_kinds: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def client(self, endpoint: str, until: float, seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(base_url=self.base, timeout=10) as http:
+            while time.monotonic() < until:
+                try:
+                    elapsed, status = self.request(http, endpoint, rng)
+                except httpx.HTTPError as exc:
+                    elapsed, status = 0.0, type(exc).__name__
+                with self.lock:
+                    if status == "ok":
+                        self.latencies[endpoint].append(elapsed)
+                    else:
+                        self.errors += 1
+                        kind = f"{endpoint} {status}"
+                        self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+    def request(self, http: httpx.Client, endpoint: str, rng: random.Random) -> tuple[float, str]:
+        if endpoint == "index":
+            return timed(lambda: http.get("/"))
+        if endpoint == "topic":
+            return timed(lambda: http.get(rng.choice(self.topic_paths)))
+        form = http.get("/subscribe/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        data = {
+            "csrfmiddlewaretoken": token.group(1) if token else "",
+            "email": f"bench-{secrets.token_hex(6)}@example.com",
+            "name": "",
+        }
+        return timed(lambda: http.post("/subscribe/", data=data))
+
+    def run(self, clients: int, seconds: float) -> float:
+        """Clients split between the three endpoints; returns the wall time."""
+        until = time.monotonic() + seconds
+        endpoints = ["index", "topic", "signup"]
+        threads = [
+            threading.Thread(target=self.client, args=(endpoints[n % 3], until, n))
+            for n in range(clients)
+        ]
+        start = time.monotonic()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return time.monotonic() - start
+
+
+def timed(call: Callable[[], httpx.Response]) -> tuple[float, str]:
+    """Milliseconds, and "ok" or the HTTP status of a failed answer."""
+    start = time.perf_counter()
+    response = call()
+    elapsed = (time.perf_counter() - start) * 1000
+    return elapsed, "ok" if response.status_code < 400 else f"HTTP {response.status_code}"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    return round(statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1], 1)
+
+
+def report(load: Load, wall: float, database: str, env: dict[str, str]) -> dict[str, object]:
+    result: dict[str, object] = {
+        "database": database,
+        "sources": SOURCES,
+        "days": DAYS,
+        "articles": SOURCES * ARTICLES_PER_SOURCE_DAY * DAYS,
+        "gunicorn_workers": int(env["WEB_CONCURRENCY"]),
+        "seconds": round(wall, 1),
+    }
+    total = 0
+    for name, values in load.latencies.items():
+        total += len(values)
+        result[f"{name}_requests"] = len(values)
+        result[f"{name}_rps"] = round(len(values) / wall, 1)
+        for p in (50, 95, 99):
+            result[f"{name}_p{p}_ms"] = percentile(values, p)
+    result["requests_per_second"] = round(total / wall, 1)
+    result["errors"] = load.errors
+    result["error_kinds"] = load.error_kinds
+    return result
+
+
+def topic_paths(base: str) -> list[str]:
+    index = httpx.get(f"{base}/", timeout=30).text
+    paths = sorted(set(re.findall(r'href="(/topics/[0-9a-f]{10}/)"', index)))
+    if not paths:
+        raise SystemExit("the index lists no topics")
+    return paths
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the database and var dir")
+    parser.add_argument("--populate", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.populate:
+        populate()
+        return
+    var_dir = Path(tempfile.mkdtemp(prefix="daybrief-bench-"))
+    database_url, drop = make_database(var_dir)
+    port = free_port()
+    env = environment(var_dir, database_url, port)
+    web = None
+    try:
+        manage(env, "migrate", "--noinput", "-v0")
+        subprocess.run([sys.executable, __file__, "--populate"], cwd=ROOT, env=env, check=True)
+        manage(env, "collectstatic", "--noinput", "-v0")
+        web = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "--config", "deploy/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base, web)
+        load = Load(base, topic_paths(base))
+        load.run(args.clients, 3)  # warm-up: connections, caches, bytecode
+        load = Load(base, load.topic_paths)
+        wall = load.run(args.clients, args.seconds)
+        database = "postgresql" if database_url.startswith("postgres") else "sqlite"
+        print(json.dumps(report(load, wall, database, env)))
+    finally:
+        if web is not None:
+            web.terminate()
+            web.wait(timeout=30)
+        if not args.keep:
+            drop()
+            shutil.rmtree(var_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
