@@ -84,6 +84,12 @@ class MergeTests(CurationTestCase):
         late.refresh_from_db()
         self.assertEqual(late.topic_id, fed.pk)
 
+    def test_the_target_keeps_the_best_score_until_the_next_ranking(self) -> None:
+        fed, launch = self.clustered(FED, LAUNCH)
+        Topic.objects.filter(pk=launch.pk).update(score=fed.score + 5)
+        target = curation.merge_topics(fed.pk, [launch.pk], self.editor)
+        self.assertEqual(target.score, fed.score + 5)
+
     def test_the_target_stays_pinned_if_any_merged_topic_was(self) -> None:
         fed, launch = self.clustered(FED, LAUNCH)
         curation.set_pinned([launch.pk], True, self.editor)
@@ -116,6 +122,8 @@ class SplitTests(CurationTestCase):
         topic = curation.split_articles([third.pk], self.editor)
         self.assertEqual(list(topic.articles.all()), [third])
         self.assertEqual((topic.article_count, topic.headline), (1, third.title))
+        # Ranked beside the story it left until the next fetch round ranks it.
+        self.assertEqual(topic.score, fed.score)
         fed.refresh_from_db()
         self.assertEqual(fed.article_count, 2)
         self.assertFalse(Topic.objects.filter(needs_enrichment=True).exists())

@@ -5,6 +5,10 @@ Articles an editor placed get topic_locked=True, which clustering honours, so a 
 clustering run never moves them back; every topic whose membership changed is marked
 needs_enrichment and enriched right after the commit, so its card and counts are current.
 Enrichment leaves the fields an editor wrote (Topic.edited_fields) alone.
+
+Scores are not recomputed here: ranking every recent topic takes seconds at newsroom scale,
+too long for an editor's click. A merged topic takes the best score of its parts and a split
+one the score of the topic it left, until the next fetch round ranks them all.
 """
 
 import dataclasses
@@ -15,7 +19,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.utils import timezone
 
-from topics import enrichment, ranking
+from topics import enrichment
 from topics.models import Article, Topic
 
 User = AbstractBaseUser | AnonymousUser | None
@@ -57,8 +61,9 @@ def merge_topics(target_id: int, other_ids: Iterable[int], user: User) -> Topic:
         others = list(Topic.objects.select_for_update().filter(pk__in=other_ids).order_by("pk"))
         Article.objects.filter(topic__in=[target, *others]).update(topic=target, topic_locked=True)
         target.is_pinned = target.is_pinned or any(t.is_pinned for t in others)
+        target.score = max(t.score for t in [target, *others])
         target.needs_enrichment = True
-        target.save(update_fields=["is_pinned", "needs_enrichment"])
+        target.save(update_fields=["is_pinned", "score", "needs_enrichment"])
         Topic.objects.filter(pk__in=other_ids).update(
             is_hidden=True, is_pinned=False, is_locked=True, needs_enrichment=True
         )
@@ -80,7 +85,10 @@ def split_articles(article_ids: Iterable[int], user: User) -> Topic:
         if not articles:
             raise CurationError("Choose at least one article to split out.")
         old_ids = {a.topic_id for a in articles} - {None}
-        topic = Topic.objects.create(needs_enrichment=True, headline=articles[0].title)
+        scores = Topic.objects.filter(pk__in=old_ids).values_list("score", flat=True)
+        topic = Topic.objects.create(
+            needs_enrichment=True, headline=articles[0].title, score=max(scores, default=0.0)
+        )
         Article.objects.filter(pk__in=article_ids).update(topic=topic, topic_locked=True)
         Topic.objects.filter(pk__in=old_ids).update(needs_enrichment=True)
         titles = "; ".join(a.title for a in articles)
@@ -162,6 +170,5 @@ def log(user: User, objects: list[Topic] | list[Article], message: str) -> None:
 
 
 def refresh(topic_ids: Iterable[int]) -> None:
-    """Recompute the cards and counts of changed topics, then the day's ranking."""
+    """Recompute the cards and counts of the topics whose members changed."""
     enrichment.enrich_topics(topic_ids)
-    ranking.rank_topics(timezone.now())
