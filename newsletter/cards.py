@@ -110,7 +110,7 @@ def card_for(item: DigestTopic, articles: list[Article]) -> Card:
         url=tokens.absolute_url(topic.get_absolute_url()),
         headline=_cut(str(topic), HEADLINE_CHARS),
         dek=_cut(topic.dek, DEK_CHARS),
-        lead=source_link(lead) if lead and lead.url else None,
+        lead=lead_link(lead, str(topic)) if lead and lead.url else None,
         others=others[:MAX_OTHER_SOURCES],
         more_sources=max(len(others) - MAX_OTHER_SOURCES, 0),
         tags=[_cut(str(tag), 40) for tag in (topic.tags or [])[:MAX_TAGS]],
@@ -130,6 +130,14 @@ def other_sources(articles: list[Article], lead: Article | None) -> list[SourceL
         seen.add(article.source_id)
         links.append(source_link(article))
     return links
+
+
+def lead_link(lead: Article, headline: str) -> SourceLink:
+    """The lead article's link; its title is left out when it only repeats the headline."""
+    link = source_link(lead)
+    if " ".join(lead.title.split()).casefold() == " ".join(headline.split()).casefold():
+        return SourceLink(link.name, link.url)
+    return link
 
 
 def source_link(article: Article) -> SourceLink:

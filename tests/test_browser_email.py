@@ -48,7 +48,32 @@ def digest_html() -> str:
     [(html, _)] = message.alternatives
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "digest-email.html").write_text(html)
+    (ARTIFACTS / "digest-email.txt").write_text(message.body)
     return html
+
+
+@pytest.fixture
+def account_emails() -> dict[str, str]:
+    reader = make_subscriber("reader@example.com")
+    messages = {
+        "confirm": emails.confirm_message(reader),
+        "preferences": emails.preferences_message(reader),
+        "goodbye": emails.goodbye_message(reader),
+    }
+    return {name: message.alternatives[0][0] for name, message in messages.items()}
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -87,3 +112,14 @@ def test_dark_mode_turns_the_page_dark_and_the_text_light(page, digest_html):
     assert headline.evaluate("a => getComputedStyle(a).color") == "rgb(235, 235, 238)"
     card = page.locator(".db-card").first
     assert card.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(29, 31, 35)"
+
+
+def test_the_account_emails_fit_a_phone_in_light_and_dark(account_emails, browser):
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    for name, html in account_emails.items():
+        page.set_content(html)
+        assert page.get_by_role("link").count() >= 1, name
+        for scheme in ("light", "dark"):
+            page.emulate_media(color_scheme=scheme)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375, name
+            page.screenshot(path=ARTIFACTS / f"{name}-email-375-{scheme}.png", full_page=True)

@@ -12,7 +12,7 @@ from django.test import Client
 
 from newsletter import emails, tokens
 from newsletter.digests import build_digest
-from newsletter.mjml import MJMLError, compile_mjml
+from newsletter.mjml import MAX_LINE_BYTES, MJMLError, break_long_lines, compile_mjml
 from newsletter.models import Delivery, DeliveryStatus, Subscriber
 from newsletter.segments import Segment
 from tests.factories import make_article, make_source, make_subscriber, make_topic
@@ -75,7 +75,8 @@ def test_digest_text_part_lists_cards_in_ranked_order_with_absolute_links():
     assert text.index("1. Rates cut") < text.index("2. Storm season")
     assert "4/5 · business · Central Bank · single-source · 1 article" in text
     assert f"Read more: http://localhost:8000/topics/{top.cluster_id}/" in text
-    assert f"Lead coverage via Storm season Times: {low.lead_article.url}" in text
+    lead = f"Lead coverage: Storm season Times — Storm season: the report\n  {low.lead_article.url}"
+    assert lead in text
     assert "Tags: ChatGPT, Claude" in text
     assert "View in your browser: http://localhost:8000/digests/2026-11-26/" in text
     assert "Daybrief, 1 Example Street, Example City" in text
@@ -420,3 +421,21 @@ def test_digest_html_inlines_its_critical_styles_and_loads_no_web_fonts():
     assert "fonts.googleapis.com" not in html
     # Every image, should a template ever add one, describes itself.
     assert all("alt=" in img for img in re.findall(r"<img[^>]*>", html))
+
+
+def test_lead_coverage_names_the_source_and_skips_a_title_that_repeats_the_headline():
+    make_story("Rates cut", score=9)
+    echo = make_story("Storm season", score=1)
+    echo.lead_article.title = "Storm  Season"
+    echo.lead_article.save()
+    text = digest_message_for(make_subscriber()).body
+    assert "Lead coverage: Rates cut Times — Rates cut: the report\n  https://" in text
+    assert f"Lead coverage: Storm season Times\n  {echo.lead_article.url}" in text
+
+
+def test_long_html_lines_are_broken_only_where_the_page_looks_the_same():
+    html = "<div>" + "word " * 400 + "</div>" + "<table><tr><td>x</td></tr></table>" * 50
+    broken = break_long_lines(html)
+    assert max(len(line.encode()) for line in broken.split("\n")) <= MAX_LINE_BYTES
+    # Newlines went in before tags, or in place of spaces in text: nothing else changed.
+    assert re.sub(r"\n(?=<)", "", broken).replace("\n", " ") == html

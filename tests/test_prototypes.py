@@ -1,18 +1,30 @@
 from email import message_from_bytes, policy
 
 import pytest
+import time_machine
 
 from newsletter import emails, prototypes, smtp
 from newsletter.emails import RenderedEmail
 from newsletter.prototypes import MessagePrototype
 from tests.factories import make_subscriber
 
-pytestmark = [pytest.mark.django_db]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
+
+
+@pytest.fixture
+def frozen_now():
+    # Signed tokens carry a timestamp: a second boundary between building the prototype
+    # and the ordinary message would make their links differ.
+    with time_machine.travel("2026-11-26 08:00:00+00:00", tick=False):
+        yield
+
 
 EMAIL = RenderedEmail(
     "Daybrief for Thu 26 Nov: Rates cut",
-    f"1. Rates cut\n\nUnsubscribe with one click: {emails.UNSUBSCRIBE_PLACEHOLDER}\n",
-    f'<p>Rates cut</p><a href="{emails.UNSUBSCRIBE_PLACEHOLDER}">Unsubscribe</a>',
+    f"1. Rates cut\n\nPreferences: {emails.PREFERENCES_PLACEHOLDER}\n"
+    f"Unsubscribe with one click: {emails.UNSUBSCRIBE_PLACEHOLDER}\n",
+    f'<p>Rates cut</p><a href="{emails.PREFERENCES_PLACEHOLDER}">Preferences</a>'
+    f'<a href="{emails.UNSUBSCRIBE_PLACEHOLDER}">Unsubscribe</a>',
 )
 
 
