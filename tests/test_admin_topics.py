@@ -111,6 +111,12 @@ class MergeActionTests(TopicDeskTestCase):
         entry = LogEntry.objects.filter(object_id=str(self.launch.pk)).get()
         self.assertEqual(entry.user, self.editor)
 
+    def test_the_decision_shows_in_the_topics_admin_history(self) -> None:
+        rows = [self.rates, self.launch]
+        self.action(TOPICS, "merge_selected", rows, confirm="yes", target=str(self.rates.pk))
+        history = reverse("admin:topics_topic_history", args=[self.rates.pk])
+        self.assertContains(self.client.get(history), f"Merged topics {self.launch.cluster_id}")
+
     def test_merging_one_topic_asks_for_more(self) -> None:
         response = self.action(TOPICS, "merge_selected", [self.rates])
         self.assertContains(response, "Select at least two topics to merge.")
