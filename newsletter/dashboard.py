@@ -11,7 +11,6 @@ from django_q.models import Failure, Schedule, Success
 
 from newsletter import schedules, sending
 from newsletter.models import Digest
-from topics.admin_filters import topic_ids_seen_on
 from topics.models import Source, Topic
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def build_dashboard(now: dt.datetime) -> Dashboard:
     bounded; see the comments)."""
     today = timezone.localdate(now)
     failing = Source.objects.filter(is_active=True, consecutive_errors__gt=0)
-    todays = Topic.objects.visible().filter(pk__in=topic_ids_seen_on(today))
+    todays = Topic.objects.visible().for_day(today)
     digest = Digest.objects.filter(date__gte=today).order_by("date").first()
     return Dashboard(
         last_fetch_at=Source.objects.aggregate(last=Max("last_fetched_at"))["last"],

@@ -10,7 +10,6 @@ from django.test import TestCase
 from django.urls import reverse
 
 from tests.factories import make_article, make_source, make_topic
-from topics.admin_filters import topic_ids_seen_on
 from topics.models import Article, Topic
 
 NOW = dt.datetime(2026, 4, 21, 9, 0, tzinfo=dt.UTC)
@@ -56,16 +55,6 @@ class TopicListTests(TopicDeskTestCase):
         self.assertEqual(
             list(self.client.get(f"{TOPICS}?day={day}").context["cl"].result_list), [old]
         )
-
-    def test_the_day_filter_picks_the_same_topics_as_the_public_pages(self) -> None:
-        spanning = self.topic("Two-day story", 2)
-        Article.objects.filter(topic=spanning).update(first_seen_at=NOW - dt.timedelta(days=1))
-        make_article(self.wire, topic=spanning, first_seen_at=NOW)
-        for back in range(3):
-            day = NOW.date() - dt.timedelta(days=back)
-            with self.subTest(day=day):
-                ours = Topic.objects.filter(pk__in=topic_ids_seen_on(day))
-                self.assertEqual(set(ours), set(Topic.objects.for_day(day)))
 
     def test_category_and_importance_filters_narrow_the_list(self) -> None:
         Topic.objects.filter(pk=self.rates.pk).update(category="business", importance=4)

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from topics.models import Article, Topic, TopicCategory
+from topics.models import Topic, TopicCategory
 
 # How many past days the day filter offers besides today and yesterday.
 DAY_CHOICES = 7
@@ -34,7 +34,7 @@ class DayFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Topic]) -> QuerySet[Topic]:
         day = self.day()
-        return queryset.filter(pk__in=topic_ids_seen_on(day)) if day else queryset
+        return queryset.for_day(day) if day else queryset
 
     def day(self) -> dt.date | None:
         value = self.value()
@@ -47,13 +47,6 @@ class DayFilter(admin.SimpleListFilter):
             return dt.date.fromisoformat(value) if value else None
         except ValueError:
             return None
-
-
-def topic_ids_seen_on(day: dt.date) -> QuerySet[Article]:
-    """The same topics as Topic.objects.for_day(day), as an IN (subquery) that walks the
-    first_seen_at index once, instead of one EXISTS probe per topic: 0.6 s -> ~20 ms with
-    100,000 articles on SQLite (benchmarks/admin_lists.py)."""
-    return Article.objects.first_seen_on(day).filter(topic__isnull=False).values("topic_id")
 
 
 class CategoryFilter(admin.SimpleListFilter):

@@ -5,7 +5,7 @@ import re
 import secrets
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -163,9 +163,13 @@ class TopicQuerySet(models.QuerySet["Topic"]):
         return self.filter(is_hidden=False, article_count__gt=0)
 
     def for_day(self, day: dt.date) -> "TopicQuerySet":
-        """Topics with at least one article first seen on `day` (in TIME_ZONE)."""
-        articles = Article.objects.first_seen_on(day).filter(topic=OuterRef("pk"))
-        return self.filter(Exists(articles))
+        """Topics with at least one article first seen on `day` (in TIME_ZONE).
+
+        An IN (subquery) walks the first_seen_at index once, where EXISTS would probe once
+        per topic: 0.6 s -> ~20 ms with 100,000 articles on SQLite (benchmarks/admin_lists.py).
+        """
+        articles = Article.objects.first_seen_on(day).filter(topic__isnull=False)
+        return self.filter(pk__in=articles.values("topic_id"))
 
     def ranked(self) -> "TopicQuerySet":
         return self.order_by("-is_pinned", "-score", "-importance", "-latest_at", "pk")
