@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from topics import curation, fetching
+from topics import curation, fetching, source_admin_views
 from topics.admin_filters import (
     CategoryFilter,
     CoverageFilter,
@@ -42,8 +42,8 @@ class SourceAdmin(admin.ModelAdmin):
         "default_kind",
         "weight",
         "is_active",
-        "last_status",
-        "consecutive_errors",
+        "health",
+        "last_fetched_at",
         "next_fetch_at",
     )
     list_filter = ("is_active", "relation", "default_kind", "category")
@@ -57,9 +57,13 @@ class SourceAdmin(admin.ModelAdmin):
         "etag",
         "last_modified",
         "body_hash",
+        "publish_interval",
+        "feed_url_aliases",
+        "redirect_target",
+        "redirect_count",
     )
     fieldsets = (
-        (None, {"fields": ("name", "feed_url", "homepage_url", "is_active")}),
+        (None, {"fields": ("name", "feed_url", "homepage_url", "is_active", "fetch_full_text")}),
         ("Editorial", {"fields": ("relation", "default_kind", "category", "weight", "language")}),
         (
             "Health (kept by the fetcher)",
@@ -73,12 +77,28 @@ class SourceAdmin(admin.ModelAdmin):
                     "etag",
                     "last_modified",
                     "body_hash",
+                    "publish_interval",
+                    "feed_url_aliases",
+                    "redirect_target",
+                    "redirect_count",
                     "created_at",
                 )
             },
         ),
     )
     actions = ("fetch_now",)
+
+    def get_urls(self) -> source_admin_views.URLList:
+        return [*source_admin_views.source_urls(self), *super().get_urls()]
+
+    def add_view(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method == "GET":
+            source_admin_views.add_by_site_hint(self, request)
+        return super().add_view(request, *args, **kwargs)
+
+    @admin.display(description="Health")
+    def health(self, source: Source) -> str:
+        return source_admin_views.health_badge(source)
 
     @admin.action(description="Fetch now")
     def fetch_now(self, request: HttpRequest, queryset: QuerySet[Source]) -> None:

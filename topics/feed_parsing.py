@@ -89,6 +89,8 @@ class EntryRecord:
 class ParsedFeed:
     records: list[EntryRecord]
     ttl: dt.timedelta | None  # the RSS <ttl>, when the feed gives one
+    title: str = ""
+    link: str = ""  # the site the feed belongs to
 
 
 def parse_feed(body: bytes, content_type: str, url: str, now: dt.datetime) -> list[EntryRecord]:
@@ -120,7 +122,8 @@ def parse_document(body: bytes, content_type: str, url: str, now: dt.datetime) -
     records = _assign_identities([d for d in drafts if d is not None])
     if not records and not _is_empty_feed(parsed):
         raise NotAFeed(_why_not_a_feed(parsed, body, content_type))
-    return ParsedFeed(records, parse_ttl(parsed.feed.get("ttl")))
+    title = collapse_whitespace(strip_control_chars(parsed.feed.get("title", "")))
+    return ParsedFeed(records, parse_ttl(parsed.feed.get("ttl")), title, base)
 
 
 @dataclass

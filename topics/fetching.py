@@ -91,6 +91,13 @@ def fetch_source(source_id: int, limits: Limits = DEFAULT_LIMITS) -> SourceResul
     return count_fetch(_record_safely(source, _try_download(_Request.of(source), limits)))
 
 
+def store_download(source_id: int, outcome: Download) -> SourceResult:
+    """Record a download made elsewhere (feed discovery) as the source's fetch, so adding
+    a source does not ask the publisher for the same feed twice (miniflux#2128)."""
+    source = Source.objects.get(pk=source_id)
+    return count_fetch(_record_safely(source, outcome))
+
+
 def fetch_due_sources(now: dt.datetime, limits: Limits = DEFAULT_LIMITS) -> RoundResult:
     """Fetch the active sources whose next fetch time has come, longest-waiting first,
     at most ROUND_BATCH of them."""
