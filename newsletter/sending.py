@@ -162,7 +162,7 @@ class DigestBodies:
     def email(self, delivery: Delivery) -> RenderedEmail:
         key = delivery.segment
         if key not in self.rendered:
-            self.rendered[key] = emails.render_digest(self.digest)
+            self.rendered[key] = emails.render_segment(self.digest, key)
         return self.rendered[key]
 
     def prototype(self, delivery: Delivery) -> MessagePrototype | None:
