@@ -9,6 +9,8 @@ from django.utils import timezone
 FETCH_ROUND = "Fetch sources and cluster topics"
 DAILY_DIGEST = "Build and send the daily digest"
 PRUNE = "Prune old articles, deliveries and events"
+# Readers' local mornings, retries after their backoff, leases of dead workers.
+SEND_DUE = "Send due deliveries"
 
 
 def register_schedules(**kwargs: Any) -> None:
@@ -49,6 +51,15 @@ def register_schedules(**kwargs: Any) -> None:
             "repeats": -1,
             # Quiet hours, well away from the digest.
             "next_run": timezone.now() + dt.timedelta(hours=12),
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=SEND_DUE,
+        defaults={
+            "func": "newsletter.sending.send_due_digests",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
         },
     )
 

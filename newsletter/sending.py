@@ -200,7 +200,7 @@ def send_one(delivery: Delivery, transport: "Transport", suppressed: set[str]) -
         return None
     except Exception as exc:
         return record_failure(delivery, exc, transport)
-    leases.end_lease(delivery.pk)
+    transport.answered = delivery.pk
     return DeliveryStatus.SENT
 
 
@@ -210,16 +210,23 @@ def held_by_me(delivery_id: int, *statuses: str) -> QuerySet[Delivery]:
     )
 
 
-def hand_over(delivery_id: int, message_id: str) -> bool:
+def hand_over(delivery_id: int, message_id: str, answered: int | None = None) -> bool:
     """Record the delivery as sent, just before the message leaves for good; False when
-    this worker no longer holds it (its lease ended), and then it must not leave."""
-    handed = held_by_me(delivery_id, DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.SENT,
-        sent_at=timezone.now(),
-        message_id=message_id,
-        attempts=F("attempts") + 1,
-        error="",
-    )
+    this worker no longer holds it (its lease ended), and then it must not leave.
+
+    `answered` is the previous delivery, whose server reply came back since: its lease
+    ends in the same transaction, so a message costs one commit, not two.
+    """
+    with transaction.atomic():
+        if answered is not None:
+            leases.end_lease(answered)
+        handed = held_by_me(delivery_id, DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.SENT,
+            sent_at=timezone.now(),
+            message_id=message_id,
+            attempts=F("attempts") + 1,
+            error="",
+        )
     return handed == 1
 
 
@@ -297,6 +304,17 @@ def finish_digest(digest_id: int) -> bool:
 class Transport:
     def __init__(self, bodies: DigestBodies) -> None:
         self.bodies = bodies
+        # The last delivery the server accepted, whose lease is still to end.
+        self.answered: int | None = None
+
+    def hand_over(self, delivery: Delivery, message_id: str) -> bool:
+        answered, self.answered = self.answered, None
+        return hand_over(delivery.pk, message_id, answered)
+
+    def end_leases(self) -> None:
+        if self.answered is not None:
+            leases.end_lease(self.answered)
+            self.answered = None
 
     def send(self, delivery: Delivery) -> None:
         raise NotImplementedError
@@ -324,7 +342,7 @@ class SMTPTransport(Transport):
             self.connection = SMTPConnection.open()
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
         self.connection.send(
-            sender, delivery.subscriber.email, data, lambda: hand_over(delivery.pk, message_id)
+            sender, delivery.subscriber.email, data, lambda: self.hand_over(delivery, message_id)
         )
 
     def after_error(self, exc: Exception) -> None:
@@ -351,7 +369,7 @@ class BackendTransport(Transport):
 
     def send(self, delivery: Delivery) -> None:
         message = emails.digest_message(self.bodies.email(delivery), delivery.subscriber)
-        if not hand_over(delivery.pk, message.extra_headers["Message-ID"]):
+        if not self.hand_over(delivery, message.extra_headers["Message-ID"]):
             raise HandoverRefused(delivery.subscriber.email)
         if self.connection.send_messages([message]) != 1:
             raise RuntimeError("The email backend accepted no message.")
@@ -377,6 +395,7 @@ def open_transport(bodies: DigestBodies) -> Iterator[Transport]:
     try:
         yield transport
     finally:
+        transport.end_leases()
         transport.close()
 
 
@@ -423,6 +442,21 @@ def retry_failed(digest_id: int) -> int:
             )
             transaction.on_commit(lambda: enqueue_sending(digest_id))
     return retried
+
+
+def resend_uncertain(digest_id: int) -> int:
+    """An editor's decision: send the uncertain deliveries again (some of those readers may
+    get the digest twice); the count."""
+    with transaction.atomic():
+        resent = Delivery.objects.filter(
+            digest_id=digest_id, status=DeliveryStatus.UNCERTAIN
+        ).update(status=DeliveryStatus.PENDING, error="")
+        if resent:
+            Digest.objects.filter(pk=digest_id, status=DigestStatus.SENT).update(
+                status=DigestStatus.SENDING
+            )
+            transaction.on_commit(lambda: enqueue_sending(digest_id))
+    return resent
 
 
 def enqueue_sending(digest_id: int) -> None:

@@ -81,15 +81,14 @@ class SMTPConnection:
         """Send one dot-stuffed message; `before_dot` runs once the body is written and
         returns False to abandon it (the connection is then closed). Raises smtplib's
         exceptions with the server's reply code, like Django's backend would."""
-        self._expect(self.client.mail(sender), (250,), smtplib.SMTPSenderRefused, sender)
-        code, reply = self.client.rcpt(recipient)
-        if code not in (250, 251):
+        mail, rcpt, data = self._envelope(sender, recipient)
+        self._expect(mail, (250,), smtplib.SMTPSenderRefused, sender)
+        if rcpt[0] not in (250, 251):
             self._reset()
-            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
-        code, reply = self.client.docmd("data")
-        if code != 354:
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        if data[0] != 354:
             self._reset()
-            raise smtplib.SMTPDataError(code, reply)
+            raise smtplib.SMTPDataError(*data)
         self.client.send(stuffed)
         if not before_dot():
             self.abort()
@@ -98,6 +97,15 @@ class SMTPConnection:
         code, reply = self.client.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
+
+    def _envelope(self, sender: str, recipient: str) -> list[tuple[int, bytes]]:
+        """The replies to MAIL, RCPT and DATA; sent in one packet when the server
+        offers PIPELINING (RFC 2920), which saves two round trips a message."""
+        commands = [f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>", "DATA"]
+        if not self.client.has_extn("pipelining"):
+            return [self.client.docmd(command) for command in commands]
+        self.client.send("".join(f"{command}\r\n" for command in commands).encode())
+        return [self.client.getreply() for _ in commands]
 
     def _expect(
         self, answer: tuple[int, bytes], ok: tuple[int, ...], error: type, sender: str

@@ -8,8 +8,8 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from newsletter import emails, tokens
-from newsletter.models import Subscriber, SubscriberStatus, normalize_email
+from newsletter import emails, suppression, tokens
+from newsletter.models import Subscriber, SubscriberStatus, SuppressionReason, normalize_email
 
 NAME_MAX_LENGTH = Subscriber._meta.get_field("name").max_length or 200
 IMPORT_CHUNK = 500
@@ -57,9 +57,13 @@ def confirm_subscription(token: str) -> Subscriber | None:
     subscriber = subscriber_for_token(tokens.CONFIRM, token)
     if subscriber is None or subscriber.status == SubscriberStatus.UNSUBSCRIBED:
         return None
-    Subscriber.objects.filter(pk=subscriber.pk, status=SubscriberStatus.PENDING).update(
+    confirmed = Subscriber.objects.filter(pk=subscriber.pk, status=SubscriberStatus.PENDING).update(
         status=SubscriberStatus.CONFIRMED, confirmed_at=timezone.now()
     )
+    if confirmed:
+        # They asked again and proved the address is theirs: their old unsubscribe no longer
+        # stands (bounces and complaints do).
+        suppression.lift_unsubscribe(subscriber.email)
     subscriber.refresh_from_db()
     return subscriber
 
@@ -79,6 +83,7 @@ def unsubscribe(token: str, notify: bool = False) -> Subscriber | None:
             .exclude(status=SubscriberStatus.UNSUBSCRIBED)
             .update(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=timezone.now())
         )
+        suppression.suppress(subscriber.email, SuppressionReason.UNSUBSCRIBED)
         if changed and notify:
             goodbye = emails.goodbye_message(subscriber)
             transaction.on_commit(goodbye.send, robust=True)

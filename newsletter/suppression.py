@@ -9,7 +9,7 @@ rotated key must never quietly empty the list and mail people who asked us to st
 import hashlib
 from collections.abc import Iterable
 
-from newsletter.models import Suppression, normalize_email
+from newsletter.models import Suppression, SuppressionReason, normalize_email
 
 
 def address_hash(address: str) -> str:
@@ -35,7 +35,11 @@ def suppressed_among(addresses: Iterable[str]) -> set[str]:
     return {by_hash[h] for h in found.values_list("address_hash", flat=True)}
 
 
-def lift(address: str) -> int:
-    """Remove `address` (the reader confirmed a new subscription themselves); the count."""
-    deleted, _ = Suppression.objects.filter(address_hash=address_hash(address)).delete()
+def lift_unsubscribe(address: str) -> int:
+    """Forget an unsubscribe (the reader confirmed a new subscription themselves); bounces
+    and complaints stay. The count removed."""
+    lifted = Suppression.objects.filter(
+        address_hash=address_hash(address), reason=SuppressionReason.UNSUBSCRIBED
+    )
+    deleted, _ = lifted.delete()
     return deleted

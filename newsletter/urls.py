@@ -6,6 +6,7 @@ from newsletter import health, metrics, outbox, views
 
 newsletter_patterns = [
     path("subscribe/", views.subscribe, name="subscribe"),
+    path("subscribe.json", views.subscribe_json, name="subscribe_json"),
     path("subscribe/check-your-inbox/", views.subscribe_pending, name="subscribe_pending"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),

@@ -1,15 +1,17 @@
 """Public newsletter pages: subscribe, confirm, unsubscribe, and the digest archive."""
 
 import datetime as dt
+import json
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
-from newsletter import cards, subscriptions, tokens
+from newsletter import cards, ratelimit, subscriptions, tokens
 from newsletter.forms import SubscribeForm
 from newsletter.models import Digest
+from newsletter.ratelimit import SignupRefused
 
 
 def link_error(request: HttpRequest) -> HttpResponse:
@@ -20,13 +22,46 @@ def link_error(request: HttpRequest) -> HttpResponse:
 def subscribe(request: HttpRequest) -> HttpResponse:
     form = SubscribeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not form.is_bot():
-            subscriptions.request_subscription(
-                form.cleaned_data["email"], form.cleaned_data["name"]
-            )
+        try:
+            start_signup(request, form.cleaned_data, form.is_bot())
+        except SignupRefused as refusal:
+            form.add_error("email", str(refusal))
+            status = 429 if refusal.retry_after else 400
+            return render(request, "newsletter/subscribe.html", {"form": form}, status=status)
         # The same answer whatever happened, so the form tells nobody who is subscribed.
         return redirect("newsletter:subscribe_pending")
     return render(request, "newsletter/subscribe.html", {"form": form})
+
+
+@csrf_exempt  # Only starts a double opt-in; other sites' forms and apps post here.
+@require_POST
+def subscribe_json(request: HttpRequest) -> JsonResponse:
+    """POST {"email": "...", "name": "..."} → 202 {"status": "pending"}, whether or not the
+    address was already subscribed; 400 {"error": ...} or 429 with Retry-After."""
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    form = SubscribeForm(payload if isinstance(payload, dict) else {})
+    if not form.is_valid():
+        return JsonResponse({"error": "That does not look like an email address."}, status=400)
+    try:
+        start_signup(request, form.cleaned_data, form.is_bot())
+    except SignupRefused as refusal:
+        response = JsonResponse({"error": str(refusal)}, status=429 if refusal.retry_after else 400)
+        if refusal.retry_after:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
+    message = "Check your inbox: we sent a link to confirm your subscription."
+    return JsonResponse({"status": "pending", "message": message}, status=202)
+
+
+def start_signup(request: HttpRequest, data: dict[str, str], is_bot: bool) -> None:
+    if is_bot:
+        # Bots get the same answer as people and cost us nothing.
+        return
+    ratelimit.check_signup(request.META.get("REMOTE_ADDR", ""), data["email"])
+    subscriptions.request_subscription(data["email"], data.get("name", ""))
 
 
 def subscribe_pending(request: HttpRequest) -> HttpResponse:

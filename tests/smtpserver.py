@@ -84,9 +84,11 @@ class LocalSMTPServer:
 
 
 @contextmanager
-def running_smtp_server(reject: dict[str, str] | None = None) -> Iterator[LocalSMTPServer]:
+def running_smtp_server(
+    reject: dict[str, str] | None = None, handler: CollectingHandler | None = None
+) -> Iterator[LocalSMTPServer]:
     """An SMTP server on 127.0.0.1 and a port the OS picks, stopped on exit."""
-    handler = CollectingHandler(reject=dict(reject or {}))
+    handler = handler or CollectingHandler(reject=dict(reject or {}))
     controller = _EphemeralPortController(handler, hostname=HOST, port=0)
     controller.start()
     try:

@@ -58,6 +58,17 @@ def test_send_digest_sends_the_days_digest_once():
     assert Delivery.objects.get().status == DeliveryStatus.SENT
 
 
+def test_send_digest_shows_a_progress_bar_when_asked(capsys):
+    make_story_on(NOW)
+    make_subscriber("alice@example.com")
+    make_subscriber("bob@example.com")
+    run("build_digest", "--date", "2026-11-26")
+    out, _ = run("send_digest", "--date", "2026-11-26", "--progress")
+    assert "2 sent" in out
+    # tqdm draws on the terminal's stderr: the final state shows every delivery done.
+    assert "2/2" in capsys.readouterr().err
+
+
 def test_send_digest_without_a_built_digest_says_what_to_do():
     with pytest.raises(CommandError, match="run build_digest --date 2026-11-26"):
         run("send_digest", "--date", "2026-11-26")

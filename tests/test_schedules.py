@@ -7,6 +7,7 @@ from newsletter.schedules import (
     DAILY_DIGEST,
     FETCH_ROUND,
     PRUNE,
+    SEND_DUE,
     next_digest_time,
     register_schedules,
 )
@@ -18,7 +19,9 @@ NOW = dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC)
 def test_migrate_registers_the_fetch_round_and_the_daily_digest_once():
     register_schedules()  # a second migrate
     schedules = {s.name: s for s in Schedule.objects.all()}
-    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST, PRUNE}
+    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST, PRUNE, SEND_DUE}
+    assert schedules[SEND_DUE].func == "newsletter.sending.send_due_digests"
+    assert schedules[SEND_DUE].minutes == 1
     assert schedules[FETCH_ROUND].func == "topics.tasks.fetch_round"
     assert schedules[FETCH_ROUND].minutes == 15
     assert schedules[DAILY_DIGEST].func == "newsletter.tasks.daily_digest"

@@ -294,10 +294,10 @@ def test_each_reader_gets_the_digest_at_their_local_morning_hour():
 def test_a_row_whose_lease_was_taken_over_is_not_sent(monkeypatch):
     digest = built_digest("alice@example.com")
 
-    def lease_lost(delivery_id: int, message_id: str) -> bool:
+    def lease_lost(delivery_id: int, message_id: str, answered: int | None = None) -> bool:
         # Someone else took the row over just before our hand-over.
         Delivery.objects.filter(pk=delivery_id).update(lease_owner="elsewhere:1")
-        return real_hand_over(delivery_id, message_id)
+        return real_hand_over(delivery_id, message_id, answered)
 
     real_hand_over = sending.hand_over
     monkeypatch.setattr(sending, "hand_over", lease_lost)

@@ -92,3 +92,18 @@ def test_a_test_send_reaches_only_the_editor_and_leaves_the_ledger_alone():
     assert message.extra_headers["Message-ID"] == message_id
     assert "List-Unsubscribe" in message.extra_headers
     assert sending.delivery_counts(digest.pk)["pending"] == 1
+
+
+def test_uncertain_deliveries_are_resent_only_when_an_editor_says_so(
+    django_capture_on_commit_callbacks,
+):
+    digest = built_digest("a@example.com", "b@example.com")
+    sending.send_digest(digest.pk)
+    Delivery.objects.filter(subscriber__email="b@example.com").update(
+        status=DeliveryStatus.UNCERTAIN
+    )
+    mail.outbox.clear()
+    assert sending.send_digest(digest.pk).sent == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sending.resend_uncertain(digest.pk) == 1
+    assert [m.to for m in mail.outbox] == [["b@example.com"]]
