@@ -10,6 +10,7 @@ newsletter_patterns = [
     path("subscribe/check-your-inbox/", views.subscribe_pending, name="subscribe_pending"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("preferences/<str:token>/", views.preferences, name="preferences"),
     path("digests/<str:day>/", views.archive, name="archive"),
 ]
 

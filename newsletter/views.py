@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from newsletter import cards, ratelimit, subscriptions, tokens
-from newsletter.forms import SubscribeForm
+from newsletter.forms import PreferencesForm, SubscribeForm
 from newsletter.models import Digest
 from newsletter.ratelimit import SignupRefused
 
@@ -97,6 +97,21 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         return link_error(request)
     return render(request, "newsletter/unsubscribed.html")
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    """The reader's own settings, reached through the signed link in every email."""
+    subscriber = subscriptions.subscriber_for_token(tokens.PREFERENCES, token)
+    if subscriber is None:
+        return link_error(request)
+    form = PreferencesForm(request.POST or None, instance=subscriber)
+    saved = request.method == "POST" and form.is_valid()
+    if saved:
+        form.save()
+    unsubscribe_token = tokens.make_token(tokens.UNSUBSCRIBE, subscriber.pk)
+    context = {"form": form, "saved": saved, "unsubscribe_token": unsubscribe_token}
+    return render(request, "newsletter/preferences.html", context)
 
 
 def archive(request: HttpRequest, day: str) -> HttpResponse:
