@@ -11,6 +11,8 @@ newsletter_patterns = [
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("preferences/<str:token>/my-data/", views.my_data, name="my_data"),
+    path("preferences/<str:token>/erase/", views.erase, name="erase"),
     path("digests/<str:day>/", views.archive, name="archive"),
 ]
 

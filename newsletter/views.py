@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from newsletter import cards, ratelimit, subscriptions, tokens
+from newsletter import cards, ratelimit, readerdata, subscriptions, tokens
 from newsletter.forms import PreferencesForm, SubscribeForm
 from newsletter.models import Digest
 from newsletter.ratelimit import SignupRefused
@@ -110,8 +110,36 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     if saved:
         form.save()
     unsubscribe_token = tokens.make_token(tokens.UNSUBSCRIBE, subscriber.pk)
-    context = {"form": form, "saved": saved, "unsubscribe_token": unsubscribe_token}
+    context = {
+        "form": form,
+        "saved": saved,
+        "token": token,
+        "unsubscribe_token": unsubscribe_token,
+    }
     return render(request, "newsletter/preferences.html", context)
+
+
+@require_POST
+def my_data(request: HttpRequest, token: str) -> HttpResponse:
+    """Everything we keep about the reader, as a JSON download."""
+    subscriber = subscriptions.subscriber_for_token(tokens.PREFERENCES, token)
+    if subscriber is None:
+        return link_error(request)
+    response = JsonResponse(readerdata.export_reader(subscriber), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="daybrief-my-data.json"'
+    return response
+
+
+@require_POST
+def erase(request: HttpRequest, token: str) -> HttpResponse:
+    """Delete the reader's data for good (the form asks them to tick a box first)."""
+    subscriber = subscriptions.subscriber_for_token(tokens.PREFERENCES, token)
+    if subscriber is None:
+        return link_error(request)
+    if request.POST.get("confirm") != "yes":
+        return redirect("newsletter:preferences", token)
+    readerdata.erase_reader(subscriber.pk)
+    return render(request, "newsletter/erased.html")
 
 
 def archive(request: HttpRequest, day: str) -> HttpResponse:
