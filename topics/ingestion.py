@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from topics.extraction import add_full_text
 from topics.feed_parsing import EntryRecord, NotAFeed, parse_document
 from topics.models import Article, Source
 
@@ -42,14 +43,17 @@ def ingest_feed(source: Source, body: bytes, content_type: str, url: str) -> Ing
     now = timezone.now()
     parsed = parse_document(body, content_type, url, now)
     records = parsed.records
+    known = _known_hashes(source, [r.identity for r in records])
+    new = [_new_article(source, r, now) for r in records if r.identity not in known]
+    changed = [
+        _changed_article(known[r.identity][0], r, now)
+        for r in records
+        if r.identity in known and known[r.identity][1] != r.content_hash
+    ]
+    if source.fetch_full_text:
+        # Outside the transaction: this fetches web pages.
+        add_full_text(new)
     with transaction.atomic():
-        known = _known_hashes(source, [r.identity for r in records])
-        new = [_new_article(source, r, now) for r in records if r.identity not in known]
-        changed = [
-            _changed_article(known[r.identity][0], r, now)
-            for r in records
-            if r.identity in known and known[r.identity][1] != r.content_hash
-        ]
         # ignore_conflicts: a second fetch of the same source running at the same time
         # (a redelivered task) must not fail; the unique constraint keeps one row.
         Article.objects.bulk_create(new, ignore_conflicts=True)
