@@ -11,3 +11,9 @@ class NewsletterConfig(AppConfig):
         from newsletter import checks, schedules  # noqa: F401 (checks register on import)
 
         post_migrate.connect(schedules.register_schedules, sender=self)
+
+        from anymail.signals import tracking
+
+        from newsletter import webhooks
+
+        tracking.connect(webhooks.record_event, dispatch_uid="newsletter.webhooks")

@@ -157,7 +157,7 @@ DAYBRIEF_SEND_BATCH = env_int("DAYBRIEF_SEND_BATCH", 200)
 # ("gmail.com=20,outlook.com=10"); 0 or absent means no limit.
 DAYBRIEF_SEND_RATE = env_int("DAYBRIEF_SEND_RATE", 0)
 DAYBRIEF_DOMAIN_RATES = env_list("DAYBRIEF_DOMAIN_RATES", [])
-# Soft bounces (mailbox full...) in a row before an address is suppressed.
+# Soft bounces (mailbox full...) recorded for an address before it is suppressed.
 DAYBRIEF_SOFT_BOUNCE_LIMIT = env_int("DAYBRIEF_SOFT_BOUNCE_LIMIT", 3)
 # Signups allowed per hour from one IP address and for one email address.
 DAYBRIEF_SIGNUPS_PER_IP_HOUR = env_int("DAYBRIEF_SIGNUPS_PER_IP_HOUR", 10)

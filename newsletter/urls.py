@@ -23,6 +23,8 @@ urlpatterns = [
     path("admin/outbox/", outbox.outbox_index, name="outbox_index"),
     path("admin/outbox/<str:name>", outbox.outbox_message, name="outbox_message"),
     path("admin/", admin.site.urls),
+    # Provider tracking webhooks (bounces, complaints): newsletter/webhooks.py.
+    path("anymail/", include("anymail.urls")),
     path("", include((newsletter_patterns, "newsletter"))),
     path("", include("topics.urls")),
 ]
