@@ -1,5 +1,6 @@
 import collections
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,12 +13,12 @@ from topics.clustering import (
     _apply,
     _window_articles,
     cluster_recent,
-    document_for,
     plan_in_batches,
     plan_placement,
-    vectorize,
+    publication_hours,
 )
 from topics.models import Article, Source, Topic
+from topics.vectorize import vectorize
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -159,7 +160,7 @@ class ClusterRecentTests(TestCase):
         articles = add(FED, hours_ago=5)
         window = _window_articles(NOW)
         plan = plan_placement(
-            vectorize([document_for(a.title, a.text) for a in window]),
+            vectorize([a.title for a in window], [a.text for a in window]),
             np.zeros(len(window)),
             [None] * len(window),
             [True] * len(window),
@@ -200,17 +201,137 @@ class ClusterRecentTests(TestCase):
         self.assertIsNotNone(topic_of(article))
 
 
+class EditorsAlwaysWinTests(TestCase):
+    """Editors' decisions are constraints: neither placement nor the merge pass undoes them."""
+
+    def recluster(self) -> None:
+        # New copy of both stories arrives, so placement and the merge pass both run, twice.
+        add(FED[2:], hours_ago=2)
+        add(LAUNCH[1:], hours_ago=1.5)
+        cluster_recent(NOW)
+        cluster_recent(NOW + dt.timedelta(hours=1))
+
+    def test_an_article_an_editor_moved_stays_where_it_was_put(self) -> None:
+        fed = add(FED[:2], hours_ago=6)
+        launch = add(LAUNCH[:1], hours_ago=6)
+        fed_topic, launch_topic = make_topic(fed[:1]), make_topic(launch)
+        # The editor filed the second Fed article under the launch story, and locked it there.
+        fed[1].topic, fed[1].topic_locked = launch_topic, True
+        fed[1].save()
+
+        self.recluster()
+
+        self.assertEqual(topic_of(fed[1]), launch_topic.pk)
+        self.assertEqual(topic_of(fed[0]), fed_topic.pk)
+
+    def test_topics_an_editor_merged_stay_merged_and_others_stay_out(self) -> None:
+        fed, launch = add(FED[:2], hours_ago=6), add(LAUNCH[:1], hours_ago=6)
+        merged = make_topic(fed + launch)
+        emptied = make_topic([])
+        Article.objects.filter(topic=merged).update(topic_locked=True)
+
+        self.recluster()
+
+        self.assertEqual({topic_of(a) for a in fed + launch}, {merged.pk})
+        # The emptied topic is not revived: nothing is split back out of the editor's merge.
+        self.assertFalse(Article.objects.filter(topic=emptied).exists())
+
+    def test_a_story_an_editor_split_is_not_merged_back(self) -> None:
+        fed = add(FED[:2], hours_ago=6)
+        first, second = make_topic(fed[:1]), make_topic(fed[1:])
+        Article.objects.filter(pk__in=[a.pk for a in fed]).update(topic_locked=True)
+
+        self.recluster()
+
+        self.assertEqual(topic_of(fed[0]), first.pk)
+        self.assertEqual(topic_of(fed[1]), second.pk)
+        # New copy may still join one side (the topics are not locked), but never both at once.
+        self.assertEqual(Article.objects.filter(topic__in=[first, second]).count(), 3)
+
+    def test_a_locked_topic_is_neither_merged_nor_merged_into(self) -> None:
+        fed = add(FED[:1], hours_ago=6)
+        locked = make_topic(fed, is_locked=True)
+        twin = make_topic(add(FED[1:2], hours_ago=5))
+
+        self.recluster()
+
+        self.assertEqual(list(Article.objects.filter(topic=locked)), fed)
+        self.assertEqual(Article.objects.filter(topic=twin).count(), 2)  # it took the new copy
+
+    def test_young_topics_that_are_one_story_are_merged_into_the_oldest(self) -> None:
+        # Two runs each opened a topic for the same story (say, the copy came in batches).
+        first_fed, second_fed = add(FED[:1], hours_ago=6), add(FED[1:2], hours_ago=5)
+        older, newer = make_topic(first_fed), make_topic(second_fed)
+        cluster_id = older.cluster_id
+        add(FED[2:], hours_ago=2)
+
+        result = cluster_recent(NOW)
+
+        self.assertEqual(result.merged, 1)
+        self.assertEqual({topic_of(a) for a in first_fed + second_fed}, {older.pk})
+        self.assertEqual(Topic.objects.get(pk=older.pk).cluster_id, cluster_id)
+        # The emptied topic stays for digests that list it, flagged so enrichment empties it.
+        self.assertIn(newer.pk, result.topic_ids)
+        self.assertEqual(Article.objects.filter(topic=older).count(), 3)
+
+    def test_settled_topics_are_not_merged(self) -> None:
+        old_fed = add(FED[:1], hours_ago=40)
+        settled, young = make_topic(old_fed), make_topic(add(FED[1:2], hours_ago=30))
+        add(LAUNCH, hours_ago=1)
+
+        cluster_recent(NOW)
+
+        # Both are older than a day, so the merge pass leaves them as readers saw them.
+        self.assertEqual(Article.objects.filter(topic=settled).count(), 1)
+        self.assertEqual(Article.objects.filter(topic=young).count(), 1)
+
+
+class StableClusterIdTests(TestCase):
+    def test_a_topic_keeps_its_cluster_id_through_runs_as_it_grows(self) -> None:
+        first = add(FED[:1], hours_ago=9)
+        cluster_recent(NOW - dt.timedelta(hours=8))
+        topic = Topic.objects.get()
+        seen = [topic.cluster_id]
+        for n, hours_ago in ((1, 6), (2, 3)):
+            add(FED[n : n + 1], hours_ago=hours_ago)
+            add(LAUNCH[n - 1 : n], hours_ago=hours_ago)
+            cluster_recent(NOW - dt.timedelta(hours=hours_ago - 1))
+            seen.append(Topic.objects.get(pk=topic.pk).cluster_id)
+
+        self.assertEqual(set(seen), {topic.cluster_id})
+        self.assertEqual(Article.objects.filter(topic=topic).count(), 3)
+        self.assertEqual(topic_of(first[0]), topic.pk)
+        self.assertRegex(topic.cluster_id, r"^[0-9a-f]{10}$")
+
+    def test_cluster_ids_come_from_the_founding_article_not_from_chance(self) -> None:
+        source = make_source()
+        make_article(source, identity="urn:a", title=FED[0][0], text=FED[0][1],
+                     published_at=NOW - dt.timedelta(hours=1))  # fmt: skip
+        cluster_recent(NOW)
+        expected = hashlib.sha256(f"{source.pk}:urn:a".encode()).hexdigest()[:10]
+        self.assertEqual(Topic.objects.get().cluster_id, expected)
+
+
+def test_a_midnight_time_is_read_as_a_date_and_may_be_a_day_off() -> None:
+    hours, slack = publication_hours(
+        [dt.datetime(2026, 4, 21, tzinfo=dt.UTC), dt.datetime(2026, 4, 21, 9, 30, tzinfo=dt.UTC)]
+    )
+    assert hours[1] - hours[0] == 9.5
+    assert list(slack) == [24.0, 0.0]
+
+
 def test_placement_joins_a_group_to_the_existing_topic_it_resembles() -> None:
     docs = ["fed raises rates inflation", "fed rates inflation powell", "starship launch texas"]
-    plan = plan_placement(vectorize(docs), np.zeros(3), [7, None, None], [False, True, True])
+    vectors = vectorize(docs, [""] * 3)
+    plan = plan_placement(vectors, np.zeros(3), [7, None, None], [False, True, True])
     assert plan.joins == {7: [1]}
     assert plan.groups == [[2]]
 
 
 def test_placing_in_small_batches_keeps_clear_stories_together() -> None:
-    docs = [document_for(title, text) for title, text in FED + LAUNCH + FOOTBALL]
-    vectors, hours = vectorize(docs), np.arange(len(docs), dtype=float)
-    plan = plan_in_batches(vectors, hours, [None] * len(docs), [True] * len(docs), batch_size=2)
+    titles, texts = zip(*(FED + LAUNCH + FOOTBALL), strict=True)
+    vectors, hours = vectorize(list(titles), list(texts)), np.arange(len(titles), dtype=float)
+    plan = plan_in_batches(vectors, hours, [None] * len(titles), [True] * len(titles), batch_size=2)
     assert plan.joins == {}
     assert plan.groups == [[0, 1, 2], [3, 4], [5]]
 
@@ -254,8 +375,8 @@ def replay(path: Path) -> float:
 
 @pytest.mark.django_db
 @pytest.mark.shared_data
-def test_basil_replayed_day_by_day_clusters_with_bcubed_f1_of_at_least_085(shared_data) -> None:
+def test_basil_replayed_day_by_day_clusters_with_bcubed_f1_of_at_least_095(shared_data) -> None:
     path = shared_data / "clustering" / "basil.jsonl"
     if not path.exists():
         pytest.skip("basil.jsonl is not present")
-    assert replay(path) >= 0.85
+    assert replay(path) >= 0.95

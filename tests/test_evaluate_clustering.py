@@ -81,7 +81,7 @@ class EvaluateClusteringCommandTests(TestCase):
         result = evaluate(write_jsonl(self.tmp / "2.jsonl", scrambled), "--output", str(second))
 
         self.assertEqual(first.read_text(), second.read_text())
-        self.assertLess(result["bcubed_precision"], 1.0)
+        self.assertLess(result["bcubed_recall"], 1.0)  # two stories share a gold label now
 
     def test_the_configured_database_is_left_untouched(self) -> None:
         source = make_source(name="Real source")

@@ -15,20 +15,20 @@ from collections import defaultdict
 import numpy as np
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
+from topics.merging import MERGE_PASS_THRESHOLD, MERGE_YOUNG_HOURS, plan_merges
 from topics.models import Article, Topic, new_cluster_id
+from topics.vectorize import vectorize
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
-MERGE_THRESHOLD = 0.09
-# Titles carry most of the story in a feed item, so they count more than the body.
-TITLE_REPEAT = 2
-# A cap that keeps vectorizing cheap; generous, because full texts cluster better than leads.
-TEXT_CHARS = 20000
+MERGE_THRESHOLD = 0.13
 # Similarity fades for articles published further apart than the grace period.
 TIME_GRACE_HOURS = 12.0
 TIME_DECAY_HOURS = 48.0
+# How far off a date-only publication time may be (see publication_hours).
+DATE_ONLY_SLACK_HOURS = 24.0
 # At most this many new articles are placed at once (see plan_in_batches).
 BATCH_SIZE = 1000
 
@@ -38,6 +38,7 @@ class ClusterResult:
     topic_ids: list[int]
     placed: int = 0
     created: int = 0
+    merged: int = 0
 
 
 @dataclasses.dataclass
@@ -48,23 +49,31 @@ class Plan:
     groups: list[list[int]]
 
 
-def document_for(title: str, text: str) -> str:
-    return " ".join([title] * TITLE_REPEAT + [text[:TEXT_CHARS]])
+def plan_window(
+    titles: list[str],
+    texts: list[str],
+    hours: np.ndarray,
+    topic_of: list[int | None],
+    is_new: list[bool],
+    slack: np.ndarray | None = None,
+) -> Plan:
+    """Where the window's new articles go, given its settled ones (see plan_placement)."""
+    return plan_in_batches(vectorize(titles, texts), hours, topic_of, is_new, slack=slack)
 
 
-def vectorize(documents: list[str]) -> sparse.csr_matrix:
-    """L2-normalised TF-IDF rows; all-zero rows when nothing in the documents is a word."""
-    vectorizer = TfidfVectorizer(
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        stop_words="english",
-        strip_accents="unicode",
-        dtype=np.float32,
-    )
-    try:
-        return vectorizer.fit_transform(documents).tocsr()
-    except ValueError:  # empty vocabulary: only stop words, numbers or nothing at all
-        return sparse.csr_matrix((len(documents), 1), dtype=np.float32)
+def publication_hours(published: list[dt.datetime]) -> tuple[np.ndarray, np.ndarray]:
+    """Publication times in hours, and how many hours each may be off.
+
+    A time of exactly midnight UTC is what a feed that gives only a date parses to: such an
+    article may have appeared any time that day, so time gaps to it are read a day shorter.
+    """
+    hours = np.array([p.timestamp() / 3600 for p in published], dtype=np.float64)
+    slack = np.array([DATE_ONLY_SLACK_HOURS if _is_date_only(p) else 0.0 for p in published])
+    return hours, slack
+
+
+def _is_date_only(moment: dt.datetime) -> bool:
+    return moment.astimezone(dt.UTC).time() == dt.time()
 
 
 def cluster_recent(now: dt.datetime) -> ClusterResult:
@@ -74,15 +83,60 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
     new members, and any an editor changed since the last enrichment (needs_enrichment).
     """
     articles = _window_articles(now)
-    placed = created = 0
+    placed = created = merged = 0
     if any(_is_unplaced(a) for a in articles):
         topic_of = [_candidate_topic(a) for a in articles]
         is_new = [_is_unplaced(a) for a in articles]
-        vectors = vectorize([document_for(a.title, a.text) for a in articles])
-        hours = np.array([a.published_at.timestamp() / 3600 for a in articles])
-        placed, created = _apply(plan_in_batches(vectors, hours, topic_of, is_new), articles)
+        hours, slack = publication_hours([a.published_at for a in articles])
+        vectors = vectorize([a.title for a in articles], [a.text for a in articles])
+        plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
+        placed, created = _apply(plan, articles)
+        merged = merge_young_topics(now, articles, vectors, hours)
     pending = Topic.objects.filter(needs_enrichment=True).order_by("pk")
-    return ClusterResult(list(pending.values_list("pk", flat=True)), placed, created)
+    return ClusterResult(list(pending.values_list("pk", flat=True)), placed, created, merged)
+
+
+def merge_young_topics(
+    now: dt.datetime, articles: list[Article], vectors: sparse.csr_matrix, hours: np.ndarray
+) -> int:
+    """Merge the window's young, untouched topics that are one story; returns topics merged away.
+
+    Runs after placement, which is when topics grow enough to show they belong together.
+    """
+    current = dict(
+        Article.objects.filter(pk__in=[a.pk for a in articles]).values_list("pk", "topic_id")
+    )
+    topic_of = [current.get(a.pk) for a in articles]
+    mergeable = _mergeable_topics(now, articles[0].published_at if articles else now)
+    merges = plan_merges(vectors, hours, topic_of, mergeable, MERGE_PASS_THRESHOLD, time_factor)
+    merged = 0
+    with transaction.atomic():
+        for survivor, others in merges:
+            merged += _merge_into(survivor, others)
+    return merged
+
+
+def _mergeable_topics(now: dt.datetime, window_start: dt.datetime) -> set[int]:
+    """Topics still growing, wholly inside the window, that no editor has touched."""
+    young = now - dt.timedelta(hours=MERGE_YOUNG_HOURS)
+    touched = Article.objects.filter(topic=OuterRef("pk")).filter(
+        Q(topic_locked=True) | Q(published_at__lt=window_start)
+    )
+    recent = Article.objects.filter(topic=OuterRef("pk"), published_at__gte=young)
+    topics = Topic.objects.filter(is_locked=False).filter(Exists(recent)).exclude(Exists(touched))
+    return set(topics.values_list("pk", flat=True))
+
+
+def _merge_into(survivor: int, others: list[int]) -> int:
+    """Move the others' articles into the survivor unless an editor locked something meanwhile."""
+    if Topic.objects.filter(pk__in=[survivor, *others], is_locked=True).exists():
+        return 0
+    if Article.objects.filter(topic_id__in=others, topic_locked=True).exists():
+        return 0
+    Article.objects.filter(topic_id__in=others).update(topic_id=survivor)
+    # The emptied topics stay (a digest may list them); enrichment gives them no articles.
+    Topic.objects.filter(pk__in=[survivor, *others]).update(needs_enrichment=True)
+    return len(others)
 
 
 def plan_in_batches(
@@ -91,6 +145,7 @@ def plan_in_batches(
     topic_of: list[int | None],
     is_new: list[bool],
     batch_size: int = BATCH_SIZE,
+    slack: np.ndarray | None = None,
 ) -> Plan:
     """plan_placement for at most `batch_size` new items at a time, oldest first.
 
@@ -102,7 +157,9 @@ def plan_in_batches(
     next_label = -1  # negative labels stand for topics not created yet
     for start in range(0, len(pending), batch_size):
         batch = set(pending[start : start + batch_size])
-        plan = plan_placement(vectors, hours, labels, [i in batch for i in range(len(labels))])
+        plan = plan_placement(
+            vectors, hours, labels, [i in batch for i in range(len(labels))], slack=slack
+        )
         for topic, items in plan.joins.items():
             for i in items:
                 labels[i] = topic
@@ -124,7 +181,8 @@ def plan_placement(
     hours: np.ndarray,
     topic_of: list[int | None],
     is_new: list[bool],
-    threshold: float = MERGE_THRESHOLD,
+    threshold: float | None = None,
+    slack: np.ndarray | None = None,
 ) -> Plan:
     """Average-link agglomeration of the new items, with existing topics as fixed groups.
 
@@ -136,9 +194,13 @@ def plan_placement(
     topic_ids = sorted({t for t, flag in zip(topic_of, is_new, strict=True) if t and not flag})
     similarity = (vectors[new_idx] @ vectors.T).toarray()
     hours = (hours - hours.min()).astype(np.float32)  # float32 halves the m×n matrices
-    similarity *= time_factor(np.abs(hours[new_idx, None] - hours[None, :]))
+    gaps = np.abs(hours[new_idx, None] - hours[None, :])
+    if slack is not None and slack.any():
+        slack = slack.astype(np.float32)
+        gaps = np.maximum(gaps - np.maximum(slack[new_idx, None], slack[None, :]), 0.0)
+    similarity *= time_factor(gaps)
     merger = _Merger(similarity, new_idx, topic_of, topic_ids)
-    merger.run(threshold)
+    merger.run(MERGE_THRESHOLD if threshold is None else threshold)
     return merger.plan()
 
 
