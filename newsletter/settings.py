@@ -196,6 +196,8 @@ DAYBRIEF_DIGEST_TIME = env_str("DAYBRIEF_DIGEST_TIME", "07:00")  # local time, T
 DAYBRIEF_FETCH_MINUTES = env_int("DAYBRIEF_FETCH_MINUTES", 15)
 DAYBRIEF_CLUSTER_WINDOW_HOURS = env_int("DAYBRIEF_CLUSTER_WINDOW_HOURS", 72)
 DAYBRIEF_DIGEST_MAX_TOPICS = env_int("DAYBRIEF_DIGEST_MAX_TOPICS", 12)
+# Topic cards per page of the public index ("More topics" pages on).
+DAYBRIEF_INDEX_TOPICS = env_int("DAYBRIEF_INDEX_TOPICS", 30)
 # Topic deks and summaries: extractive unless an OpenAI-compatible API base URL is set
 # (e.g. https://api.openai.com/v1); any failure falls back to the extractive text.
 DAYBRIEF_SUMMARIZER_URL = env_str("DAYBRIEF_SUMMARIZER_URL", "")

@@ -246,6 +246,82 @@ def test_index_query_count_does_not_grow_with_topics(client, django_assert_num_q
     assert len(headlines_in(response.content.decode())) == count
 
 
+def test_index_shows_the_top_ranked_topics_and_links_to_more(client, settings):
+    settings.DAYBRIEF_INDEX_TOPICS = 2
+    for n in range(5):
+        build_topic(f"Topic {n}", score=float(n))
+
+    html = client.get(reverse("topics:index")).content.decode()
+
+    assert headlines_in(html) == ["Topic 4", "Topic 3"]
+    assert '<a href="?page=2">More topics</a>' in html
+
+
+def test_more_topics_pages_continue_the_ranking_until_the_last(client, settings):
+    settings.DAYBRIEF_INDEX_TOPICS = 2
+    for n in range(5):
+        build_topic(f"Topic {n}", score=float(n))
+
+    second = client.get(reverse("topics:index"), {"page": 2}).content.decode()
+    last = client.get(reverse("topics:index"), {"page": 3}).content.decode()
+
+    assert headlines_in(second) == ["Topic 2", "Topic 1"]
+    assert '<ol class="topic-list" role="list" start="3">' in second
+    assert headlines_in(last) == ["Topic 0"]
+    assert "More topics" not in last
+
+
+def test_more_topics_keeps_the_category_and_tag(client, settings):
+    settings.DAYBRIEF_INDEX_TOPICS = 1
+    for n in range(3):
+        build_topic(f"Vaccines {n}", category=Category.HEALTH, tags=["Helix"], score=float(n))
+    build_topic("Chips", tags=["Helix"], score=10.0)
+
+    query = {"category": "health", "tag": "Helix"}
+    html = client.get(reverse("topics:day", args=[TODAY.isoformat()]), query).content.decode()
+    second = client.get(reverse("topics:index"), {**query, "page": 2}).content.decode()
+
+    assert '<a href="?category=health&amp;tag=Helix&amp;page=2">More topics</a>' in html
+    assert headlines_in(second) == ["Vaccines 1"]
+
+
+def test_a_page_past_the_last_is_not_found_and_a_bad_page_is_the_first(client, settings):
+    settings.DAYBRIEF_INDEX_TOPICS = 2
+    build_topic("Only")
+
+    assert client.get(reverse("topics:index"), {"page": 2}).status_code == 404
+    html = client.get(reverse("topics:index"), {"page": "-1"}).content.decode()
+    assert headlines_in(html) == ["Only"]
+
+
+def test_day_links_skip_days_whose_topics_are_hidden(client):
+    build_topic("Earlier", seen=NOW - dt.timedelta(days=4))
+    build_topic("Hidden yesterday", seen=NOW - dt.timedelta(days=1), is_hidden=True)
+    build_topic("Hidden on the 20th", seen=NOW - dt.timedelta(days=3), is_hidden=True)
+    build_topic("Today")
+
+    html = client.get(reverse("topics:day", args=["2026-04-19"])).content.decode()
+    today = client.get(reverse("topics:index")).content.decode()
+
+    assert 'rel="next" href="/day/2026-04-23/"' in html
+    assert 'rel="prev" href="/day/2026-04-19/"' in today
+
+
+@pytest.mark.parametrize("count", [3, 20])
+def test_later_index_pages_query_count_does_not_grow_with_topics(
+    client, django_assert_num_queries, settings, count
+):
+    settings.DAYBRIEF_INDEX_TOPICS = 2
+    for n in range(count + 2):
+        build_topic(f"Topic {n}", articles=2, score=float(n))
+
+    # Latest day, topics, their articles, categories, previous day, next day.
+    with django_assert_num_queries(6):
+        response = client.get(reverse("topics:index"), {"page": 2})
+
+    assert len(headlines_in(response.content.decode())) == 2
+
+
 # --- Topic page ------------------------------------------------------------
 
 
@@ -522,6 +598,17 @@ def test_tag_filter_shows_only_topics_with_that_tag(client):
 
     assert headlines_in(html) == ["Chips"]
     assert "tagged <strong>helix</strong>" in html
+
+
+def test_tag_filter_matches_whole_tags_in_any_case_and_script(client):
+    build_topic("Chips", tags=["Helix chips"])
+    build_topic("Lake", tags=["Zürich"])
+
+    partial = client.get(reverse("topics:index"), {"tag": "helix"}).content.decode()
+    accented = client.get(reverse("topics:index"), {"tag": "zÜrich"}).content.decode()
+
+    assert headlines_in(partial) == []
+    assert headlines_in(accented) == ["Lake"]
 
 
 def test_tag_chips_on_the_index_link_to_the_tag_page(client):
