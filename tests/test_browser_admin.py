@@ -4,18 +4,15 @@ pin a topic, preview the digest, and see it all on the public site."""
 import datetime as dt
 import importlib
 import os
-from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from tests.browser import ARTIFACTS, chromium, needs_chromium
 from tests.factories import make_article, make_source, make_subscriber, make_topic
 from topics.models import Topic
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 PASSWORD = "a long editor password"
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the live server
@@ -24,7 +21,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -70,15 +67,8 @@ def newsroom(transactional_db) -> dict[str, Topic]:
 
 @pytest.fixture
 def page(newsroom):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def shot(page, name: str) -> None:

@@ -2,7 +2,6 @@
 light and dark. Screenshots land in test-artifacts/ for a person to look at."""
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -10,18 +9,16 @@ import time_machine
 from newsletter import emails
 from newsletter.digests import build_digest
 from newsletter.models import Delivery
+from tests.browser import ARTIFACTS, chromium, needs_chromium
 from tests.factories import make_article, make_subscriber
 from tests.news_day import make_news_day
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -65,29 +62,16 @@ def account_emails() -> dict[str, str]:
 
 @pytest.fixture
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(digest_html):
     # The email is rendered before the browser starts: Playwright's event loop in this
     # thread would make the ORM refuse to run.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page()
 
 
 def test_digest_fits_phone_and_desktop_widths_in_light_and_dark(page, digest_html):

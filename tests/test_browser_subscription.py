@@ -3,7 +3,6 @@ email, change preferences from the signed link, and unsubscribe."""
 
 import os
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -11,10 +10,7 @@ from django.core import mail
 
 from newsletter import tokens
 from newsletter.models import Subscriber, SubscriberStatus
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+from tests.browser import ARTIFACTS, chromium, needs_chromium
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls around it are
 # synchronous and safe here.
@@ -22,20 +18,14 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def page(transactional_db):
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 390, "height": 844})
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 390, "height": 844})
 
 
 def shoot(page, name: str) -> None:

@@ -2,24 +2,13 @@
 
 import datetime as dt
 import os
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
 
+from tests.browser import ARTIFACTS, chromium, needs_chromium
 from tests.factories import make_article, make_source, make_topic
 from topics.models import Category, Kind, Relation, Topic
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the live
 # server fixture makes around it are synchronous and safe here.
@@ -27,7 +16,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
+    needs_chromium,
 ]
 
 
@@ -81,15 +70,8 @@ def topic(transactional_db) -> Topic:
 @pytest.fixture
 def page(topic):
     # Data exists before the browser starts: the server thread sees committed rows.
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def screenshot(page, name: str) -> None:

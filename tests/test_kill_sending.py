@@ -24,16 +24,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from django.conf import settings
 
+from tests.postgres import throwaway_postgres_database
 from tests.smtpserver import CollectingHandler, running_smtp_server
 
 READERS = 2000
@@ -91,18 +89,6 @@ class CountingHandler(CollectingHandler):
             if len(self.recipients) >= self.threshold:
                 self.enough.set()
         return "250 Message accepted for delivery"
-
-
-@contextmanager
-def throwaway_postgres(server_url: str) -> Iterator[str]:
-    name = f"daybrief_kill_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Site:
@@ -265,5 +251,5 @@ def test_a_worker_killed_mid_send_costs_no_duplicate_and_no_silent_miss_on_sqlit
     reason="runs when the suite itself runs on PostgreSQL with REDIS_URL set (CI does)",
 )
 def test_a_worker_killed_mid_send_costs_no_duplicate_and_no_silent_miss_on_postgresql():
-    with throwaway_postgres(os.environ["DATABASE_URL"]) as database_url:
+    with throwaway_postgres_database(os.environ["DATABASE_URL"], "daybrief_kill") as database_url:
         run_kill_test({"DATABASE_URL": database_url, "REDIS_URL": settings.REDIS_URL})

@@ -3,7 +3,6 @@
 import datetime as dt
 import os
 import queue
-import secrets
 import signal
 import socket
 import sqlite3
@@ -12,12 +11,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
@@ -50,6 +46,7 @@ from newsletter.models import Subscriber
 from newsletter.schedules import FETCH_ROUND
 from tests.factories import make_source
 from tests.feedserver import FeedServer
+from tests.postgres import throwaway_postgres_database
 from topics.demo.content import SOURCES
 from topics.models import Source
 
@@ -279,19 +276,6 @@ def _count(var_dir: Path, table: str, where: str = "1=1", database_url: str = ""
         return int(db.execute(query).fetchone()[0])
 
 
-@contextmanager
-def _throwaway_postgres_database(server_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on the server of `server_url`, dropped afterwards."""
-    name = f"daybrief_run_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 class Daybrief:
     """`manage.py rundaybrief` in a subprocess, on its own database under `var_dir`."""
 
@@ -428,7 +412,7 @@ class RunDaybriefProcessTests(SimpleTestCase):
     )
     def test_the_first_cycle_runs_on_postgresql_with_the_redis_broker(self) -> None:
         server_url = os.environ["DATABASE_URL"]
-        database_url = self.enterContext(_throwaway_postgres_database(server_url))
+        database_url = self.enterContext(throwaway_postgres_database(server_url, "daybrief_run"))
         services = {"DATABASE_URL": database_url, "REDIS_URL": settings.REDIS_URL}
         _migrate(self.var_dir, services)
         daybrief = Daybrief(self.var_dir, services=services)

@@ -15,9 +15,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -26,25 +23,13 @@ from django.test import SimpleTestCase
 from django.utils import timezone
 
 from tests.feedserver import FeedServer
+from tests.postgres import throwaway_postgres_database
 from tests.smtpserver import running_smtp_server
 from tests.test_end_to_end import OUTLETS, rss
 
 READERS = 12
 STORIES = 3  # tests/test_end_to_end.py: harbour, battery, essay
 ARTICLES = sum(len(items) for items in OUTLETS.values())
-
-
-@contextmanager
-def throwaway_postgres_database(server_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on the server of `server_url`, dropped afterwards."""
-    name = f"daybrief_workers_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class Cluster:
@@ -89,7 +74,8 @@ class TwoClustersTests(SimpleTestCase):
         if "postgresql" not in engine or not settings.REDIS_URL:
             self.skipTest("runs when the suite runs on PostgreSQL with REDIS_URL set (CI does)")
         server_url = os.environ["DATABASE_URL"]
-        self.database_url = self.enterContext(throwaway_postgres_database(server_url))
+        database = throwaway_postgres_database(server_url, "daybrief_workers")
+        self.database_url = self.enterContext(database)
         self.smtp = self.enterContext(running_smtp_server())
         self.feeds = self.enterContext(FeedServer())
         now = timezone.now()
