@@ -33,6 +33,22 @@ URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
 MOVE_CANDIDATES = 30
 
 
+FETCHER_FIELDS = (
+    "last_fetched_at",
+    "last_status",
+    "consecutive_errors",
+    "last_error",
+    "etag",
+    "last_modified",
+    "body_hash",
+    "publish_interval",
+    "feed_url_aliases",
+    "redirect_target",
+    "redirect_count",
+    "created_at",
+)
+
+
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
     formfield_overrides = URL_FIELDS
@@ -48,43 +64,13 @@ class SourceAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_active", "relation", "default_kind", "category")
     search_fields = ("name", "feed_url", "homepage_url")
-    readonly_fields = (
-        "created_at",
-        "last_fetched_at",
-        "last_status",
-        "consecutive_errors",
-        "last_error",
-        "etag",
-        "last_modified",
-        "body_hash",
-        "publish_interval",
-        "feed_url_aliases",
-        "redirect_target",
-        "redirect_count",
-    )
+    # What the fetcher keeps: shown to editors, never typed by them (next_fetch_at stays
+    # editable so an editor can ask for an early fetch).
+    readonly_fields = FETCHER_FIELDS
     fieldsets = (
         (None, {"fields": ("name", "feed_url", "homepage_url", "is_active", "fetch_full_text")}),
         ("Editorial", {"fields": ("relation", "default_kind", "category", "weight", "language")}),
-        (
-            "Health (kept by the fetcher)",
-            {
-                "fields": (
-                    "next_fetch_at",
-                    "last_fetched_at",
-                    "last_status",
-                    "consecutive_errors",
-                    "last_error",
-                    "etag",
-                    "last_modified",
-                    "body_hash",
-                    "publish_interval",
-                    "feed_url_aliases",
-                    "redirect_target",
-                    "redirect_count",
-                    "created_at",
-                )
-            },
-        ),
+        ("Health (kept by the fetcher)", {"fields": ("next_fetch_at", *FETCHER_FIELDS)}),
     )
     actions = ("fetch_now",)
 
