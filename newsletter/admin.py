@@ -1,5 +1,6 @@
 """The newsletter's admin: readers (with CSV import and export), digests with their preview,
-sending controls and live delivery counts, and the read-only delivery log."""
+sending controls, scheduling and live delivery counts, the daily digest schedule, and the
+read-only delivery log."""
 
 import csv
 import io
@@ -7,18 +8,27 @@ import io
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date
 from django.utils.html import format_html
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from newsletter import previews, sending
-from newsletter.models import Delivery, DeliveryStatus, Digest, DigestTopic, Subscriber
+from newsletter import digests, previews, scheduling, sending
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestSchedule,
+    DigestTopic,
+    Subscriber,
+)
+from newsletter.schedule_admin import run_scheduling, sending_plan
 from newsletter.subscriptions import ImportRow, import_subscribers
 
 admin.site.site_header = "Daybrief newsroom"
@@ -170,6 +180,11 @@ class DigestAdmin(admin.ModelAdmin):
                 site.admin_view(require_POST(self.control_view)),
                 name="newsletter_digest_control",
             ),
+            path(
+                "day/<str:day>/schedule/",
+                site.admin_view(require_POST(self.schedule_view)),
+                name="newsletter_digest_schedule",
+            ),
             *super().get_urls(),
         ]
 
@@ -197,7 +212,9 @@ class DigestAdmin(admin.ModelAdmin):
         day = timezone.localdate()
         segment = previews.segment_from(request.GET.get("segment", ""))
         preview = previews.preview_day(day, chosen_subscriber(request), segment)
-        return self.render_preview(request, None, preview, f"Today's digest ({day:%a %d %b})")
+        # Once built, its timing is on the digest's own page.
+        plan = {} if preview.is_built else sending_plan(request, self, day)
+        return self.render_preview(request, None, preview, f"Today's digest ({day:%a %d %b})", plan)
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         digest = get_object_or_404(Digest, pk=pk)
@@ -205,10 +222,33 @@ class DigestAdmin(admin.ModelAdmin):
         preview = previews.preview_digest(digest, chosen_subscriber(request), segment)
         return self.render_preview(request, digest, preview, f"Preview of {digest}")
 
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
+    ) -> HttpResponse:
+        extra = {"next_send": scheduling.next_send(timezone.now()), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, object] | None = None,
+    ) -> HttpResponse:
+        day = Digest.objects.filter(pk=object_id).values_list("date", flat=True).first()
+        extra = sending_plan(request, self, day) if day else {}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
     def render_preview(
-        self, request: HttpRequest, digest: Digest | None, preview: previews.Preview, title: str
+        self,
+        request: HttpRequest,
+        digest: Digest | None,
+        preview: previews.Preview,
+        title: str,
+        extra: dict[str, object] | None = None,
     ) -> HttpResponse:
         context = {
+            **(extra or {}),
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": title,
@@ -246,6 +286,25 @@ class DigestAdmin(admin.ModelAdmin):
             self.log_change(request, digest, message)
         return redirect("admin:newsletter_digest_change", digest.pk)
 
+    def schedule_view(self, request: HttpRequest, day: str) -> HttpResponse:
+        """Send one day's digest at a chosen time, cancel that, or send it now. Only today's
+        digest, built or not, or an already built one."""
+        date = parse_date(day)
+        digest = digests.find_digest(date) if date else None
+        if date is None or (digest is None and date != timezone.localdate()):
+            raise Http404("No digest for that day.")
+        if not self.has_change_permission(request, digest):
+            return HttpResponse("You may not send digests.", status=403)
+        level, message = run_scheduling(request.POST, date)
+        self.message_user(request, message, level)
+        if level != messages.ERROR:
+            # Before the digest is built, its timing is part of the schedule's history.
+            logged = digests.find_digest(date) or DigestSchedule.objects.get_current()
+            self.log_change(request, logged, message)
+        if digest is None:
+            return redirect("admin:newsletter_digest_today")
+        return redirect("admin:newsletter_digest_change", digest.pk)
+
 
 def run_control(operation: str, digest: Digest, request: HttpRequest) -> tuple[int, str]:
     """Carry out one sending control; (message level, what to tell the editor)."""
@@ -256,21 +315,21 @@ def run_control(operation: str, digest: Digest, request: HttpRequest) -> tuple[i
         sending.send_test(digest.pk, address)
         return messages.SUCCESS, f"Sent a test of {digest} to {address}."
     if operation == "send":
-        sending.enqueue_sending(digest.pk)
+        scheduling.send_now(digest.date)
         return messages.SUCCESS, f"Sending {digest} now."
     if operation == "pause":
         done = sending.pause_digest(digest.pk)
-        return _outcome(done, f"Paused {digest}.", "It was not being sent.")
+        return outcome(done, f"Paused {digest}.", "It was not being sent.")
     if operation == "resume":
         done = sending.resume_digest(digest.pk)
-        return _outcome(done, f"Resumed {digest}.", "It was not paused.")
+        return outcome(done, f"Resumed {digest}.", "It was not paused.")
     if operation == "retry":
         count = sending.retry_failed(digest.pk)
         return messages.SUCCESS, f"Retrying {count} failed deliveries of {digest}."
     return messages.ERROR, "Unknown operation."
 
 
-def _outcome(done: bool, success: str, nothing: str) -> tuple[int, str]:
+def outcome(done: bool, success: str, nothing: str) -> tuple[int, str]:
     return (messages.SUCCESS, success) if done else (messages.WARNING, nothing)
 
 

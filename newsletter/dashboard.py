@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from django.db.models import Max
 from django.utils import timezone
-from django_q.models import Failure, Schedule, Success
+from django_q.models import Failure, Success
 
-from newsletter import schedules, sending
+from newsletter import scheduling, sending
 from newsletter.models import Digest
 from topics.models import Source, Topic
 
@@ -35,7 +35,8 @@ class Dashboard:
     topic_count: int
     digest: Digest | None
     digest_counts: dict[str, int] = field(default_factory=dict)
-    next_digest_at: dt.datetime | None = None
+    # The next time a digest starts going out (one-off or daily); None while paused.
+    next_send: scheduling.NextSend | None = None
 
 
 def build_dashboard(now: dt.datetime) -> Dashboard:
@@ -60,7 +61,7 @@ def build_dashboard(now: dt.datetime) -> Dashboard:
         topic_count=todays.count(),
         digest=digest,
         digest_counts=delivery_counts(digest),
-        next_digest_at=next_digest_at(),
+        next_send=scheduling.next_send(now),
     )
 
 
@@ -84,8 +85,3 @@ def delivery_counts(digest: Digest | None) -> dict[str, int]:
     if digest is None:
         return {}
     return {status: n for status, n in sending.delivery_counts(digest.pk).items() if n}
-
-
-def next_digest_at() -> dt.datetime | None:
-    schedule = Schedule.objects.filter(name=schedules.DAILY_DIGEST).first()
-    return schedule.next_run if schedule else None

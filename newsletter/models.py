@@ -1,5 +1,8 @@
 """Subscribers receive Digests; each Delivery records one digest sent to one subscriber."""
 
+import datetime as dt
+
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -87,6 +90,73 @@ class Digest(models.Model):
     def ranked_topics(self) -> list[Topic]:
         items = self.items.select_related("topic__lead_article__source").order_by("position")
         return [item.topic for item in items]
+
+
+def default_send_time() -> dt.time:
+    """DAYBRIEF_DIGEST_TIME ("HH:MM"): the daily time until an editor changes it."""
+    return dt.time.fromisoformat(settings.DAYBRIEF_DIGEST_TIME)
+
+
+class DigestScheduleManager(models.Manager["DigestSchedule"]):
+    def get_current(self) -> "DigestSchedule":
+        """The one row, created from the settings on first use."""
+        schedule, _ = self.get_or_create(pk=1)
+        return schedule
+
+
+class DigestSchedule(models.Model):
+    """When the daily digest goes out: one row, edited by editors in the admin and mirrored
+    into django-q2's schedule (newsletter/schedules.py) so workers follow it at once."""
+
+    send_time = models.TimeField(
+        default=default_send_time,
+        help_text="The site's local time at which the day's digest is built and starts "
+        "sending. Readers who chose a later morning hour still get it at that hour.",
+    )
+    paused = models.BooleanField(
+        default=False,
+        help_text="No daily digest is built or sent while paused; digests scheduled "
+        "one by one still go out.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DigestScheduleManager()
+
+    class Meta:
+        verbose_name = "digest schedule"
+        verbose_name_plural = "digest schedule"
+
+    def __str__(self) -> str:
+        state = "paused" if self.paused else f"daily at {self.send_time:%H:%M}"
+        return f"Digest schedule ({state})"
+
+
+class ScheduledSendQuerySet(models.QuerySet["ScheduledSend"]):
+    def waiting(self) -> "ScheduledSendQuerySet":
+        return self.filter(started_at__isnull=True)
+
+
+class ScheduledSend(models.Model):
+    """An editor's choice: the digest for `date` starts sending at `send_at`, neither at
+    the daily time nor at once. It is built at that moment if it is not built yet, so
+    curation goes on until then."""
+
+    date = models.DateField(unique=True)
+    send_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScheduledSendQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["send_at"]
+        indexes = [
+            # Every minute the sender looks for waiting sends whose time came.
+            models.Index(fields=["started_at", "send_at"], name="scheduledsend_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest for {self.date:%Y-%m-%d} at {timezone.localtime(self.send_at):%H:%M}"
 
 
 class DigestTopic(models.Model):

@@ -6,10 +6,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from newsletter.models import DigestSchedule
+
 FETCH_ROUND = "Fetch sources and cluster topics"
 DAILY_DIGEST = "Build and send the daily digest"
 PRUNE = "Prune old articles, deliveries and events"
-# Readers' local mornings, retries after their backoff, leases of dead workers.
+# Digests scheduled one by one, readers' local mornings, retries after their backoff,
+# leases of dead workers.
 SEND_DUE = "Send due deliveries"
 
 
@@ -33,15 +36,7 @@ def register_schedules(**kwargs: Any) -> None:
             "next_run": timezone.now(),
         },
     )
-    Schedule.objects.update_or_create(
-        name=DAILY_DIGEST,
-        defaults={
-            "func": "newsletter.tasks.daily_digest",
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-            "next_run": next_digest_time(timezone.now()),
-        },
-    )
+    apply_daily_schedule(DigestSchedule.objects.get_current())
     Schedule.objects.update_or_create(
         name=PRUNE,
         defaults={"func": "newsletter.retention.prune_task", "schedule_type": Schedule.DAILY},
@@ -56,7 +51,7 @@ def register_schedules(**kwargs: Any) -> None:
     Schedule.objects.update_or_create(
         name=SEND_DUE,
         defaults={
-            "func": "newsletter.sending.send_due_digests",
+            "func": "newsletter.tasks.send_due",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,
@@ -64,11 +59,35 @@ def register_schedules(**kwargs: Any) -> None:
     )
 
 
-def next_digest_time(now: dt.datetime) -> dt.datetime:
-    """The next occurrence of DAYBRIEF_DIGEST_TIME in the site's time zone."""
-    hour, minute = (int(part) for part in settings.DAYBRIEF_DIGEST_TIME.split(":"))
+def apply_daily_schedule(digest_schedule: DigestSchedule) -> None:
+    """Mirror the editors' digest schedule into django-q2's, which workers read on every
+    tick: a new time counts from its next occurrence, with no restart. Pausing sets
+    `repeats` to 0, which django-q2's scheduler skips."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=DAILY_DIGEST,
+        defaults={
+            "func": "newsletter.tasks.daily_digest",
+            "schedule_type": Schedule.DAILY,
+            "repeats": 0 if digest_schedule.paused else -1,
+            "next_run": next_digest_time(timezone.now(), digest_schedule.send_time),
+        },
+    )
+
+
+def next_daily_run() -> dt.datetime | None:
+    """When the daily digest schedule fires next, or None while it is paused."""
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.filter(name=DAILY_DIGEST).exclude(repeats=0).first()
+    return schedule.next_run if schedule else None
+
+
+def next_digest_time(now: dt.datetime, at: dt.time) -> dt.datetime:
+    """The next occurrence of the local time `at` in the site's time zone."""
     local_now = timezone.localtime(now)
-    candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    candidate = local_now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
     if candidate <= local_now:
         candidate += dt.timedelta(days=1)
     return candidate

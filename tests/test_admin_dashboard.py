@@ -75,7 +75,7 @@ class DashboardTests(TestCase):
     def test_before_the_digest_is_built_it_says_when_it_will_be(self) -> None:
         schedules.register_schedules()
         response = self.client.get(INDEX)
-        self.assertContains(response, "it is built and sent")
+        self.assertContains(response, "Next send: Wed 22 Apr, 07:00 (daily schedule).")
 
     def test_the_index_costs_the_same_queries_for_few_and_many_topics(self) -> None:
         self.topic("One")
