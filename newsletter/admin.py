@@ -297,7 +297,8 @@ class DigestAdmin(admin.ModelAdmin):
             return HttpResponse("You may not send digests.", status=403)
         level, message = run_scheduling(request.POST, date)
         self.message_user(request, message, level)
-        if level != messages.ERROR:
+        # Only what changed something is history; a refusal or a no-op is not.
+        if level == messages.SUCCESS:
             # Before the digest is built, its timing is part of the schedule's history.
             logged = digests.find_digest(date) or DigestSchedule.objects.get_current()
             self.log_change(request, logged, message)
