@@ -45,7 +45,19 @@ class DigestScheduleAdmin(admin.ModelAdmin):
 
     @admin.display(description="Next send")
     def upcoming(self, obj: DigestSchedule) -> str:
-        return upcoming_text(timezone.now())
+        upcoming = scheduling.next_send(timezone.now())
+        return str(upcoming) if upcoming else "none while paused"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, object] | None = None,
+    ) -> HttpResponse:
+        # Saving already stays on the page.
+        extra = {"show_save_and_continue": False, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -108,4 +120,5 @@ def sending_plan(request: HttpRequest, admin: admin.ModelAdmin, day: dt.date) ->
         "next_send": scheduling.next_send(timezone.now()),
         "schedule_form": ScheduleSendForm(initial={"send_at": initial}),
         "can_send": admin.has_change_permission(request),
+        "time_zone": timezone.get_current_timezone_name(),
     }

@@ -54,7 +54,8 @@ class DailyScheduleAdminTests(DigestTimingTestCase):
         self.assertRedirects(response, self.schedule_page())
         page = self.client.get(self.schedule_page())
         self.assertContains(page, 'value="07:00:00"')
-        self.assertContains(page, "Next send: Tue 21 Apr, 07:00 (daily schedule).")
+        self.assertContains(page, "Tue 21 Apr, 07:00 (daily schedule)")
+        self.assertNotContains(page, "_continue")
 
     def test_a_new_time_moves_the_workers_next_run_and_is_in_the_history(self) -> None:
         response = self.client.post(self.schedule_page(), {"send_time": "09:30"}, follow=True)

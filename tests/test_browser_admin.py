@@ -1,5 +1,6 @@
 """An editor's morning in a real browser: log in, merge two topics, split an article out,
-pin a topic, preview the digest, and see it all on the public site."""
+pin a topic, preview the digest, schedule it, change the daily time, and see it all on the
+public site."""
 
 import datetime as dt
 import importlib
@@ -9,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from newsletter import schedules
 from tests.browser import ARTIFACTS, chromium, needs_chromium
 from tests.factories import make_article, make_source, make_subscriber, make_topic
 from topics.models import Topic
@@ -28,10 +30,14 @@ pytestmark = [
 def editor_group() -> Group:
     """The group as the migration makes it (a transactional test's flush may have emptied
     the tables since migrate ran)."""
-    migration = importlib.import_module("newsletter.migrations.0002_editor_group")
     from django.apps import apps
 
-    migration.create_editor_group(apps, None)
+    importlib.import_module("newsletter.migrations.0002_editor_group").create_editor_group(
+        apps, None
+    )
+    importlib.import_module(
+        "newsletter.migrations.0003_digest_schedule"
+    ).grant_schedule_permissions(apps, None)
     return Group.objects.get(name="Editor")
 
 
@@ -62,6 +68,7 @@ def newsroom(transactional_db) -> dict[str, Topic]:
     user = User.objects.create_user("sam", "sam@example.com", PASSWORD, is_staff=True)
     user.groups.add(editor_group())
     make_subscriber("ada@example.com")
+    schedules.register_schedules()  # as after migrate, which the flush undid
     return {"rates": rates, "rates_too": rates_too, "launch": launch, "quiet": quiet}
 
 
@@ -123,6 +130,25 @@ def test_an_editors_morning_shows_on_the_public_site(page, live_server, newsroom
     email = page.frame_locator("iframe.preview-html")
     assert "Library opens late" in email.locator("body").inner_text()
     shot(page, "digest-preview")
+
+    # Hold today's digest until later; curation goes on until then.
+    later = timezone.localtime() + dt.timedelta(hours=2)
+    page.fill('input[name="send_at"]', f"{later:%Y-%m-%dT%H:%M}")
+    page.get_by_role("button", name="Schedule").click()
+    assert "starts sending" in page.locator(".messagelist").inner_text()
+    assert f"{later:%H:%M}" in page.locator(".schedule-state").inner_text()
+    shot(page, "digest-scheduled")
+    page.goto(live_server.url + "/admin/")
+    assert "(scheduled by an editor)" in page.locator(".next-send").inner_text()
+    page.locator("#dashboard").get_by_role("link", name="Change the schedule").click()
+    page.fill('input[name="send_time"]', "06:45")
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "Saved. Next send:" in page.locator(".messagelist").inner_text()
+    shot(page, "digest-schedule")
+    page.goto(live_server.url + "/admin/newsletter/digest/today/")
+    page.get_by_role("button", name="Cancel the scheduled send").click()
+    assert "Cancelled the scheduled send" in page.locator(".messagelist").inner_text()
+    assert "06:45" in page.locator(".schedule-state").inner_text()
 
     page.goto(live_server.url + "/")
     headlines = page.locator("article.card h2").all_inner_texts()
