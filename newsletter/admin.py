@@ -7,7 +7,7 @@ import io
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
@@ -26,6 +26,7 @@ from newsletter.models import (
     Digest,
     DigestSchedule,
     DigestTopic,
+    ScheduledSend,
     Subscriber,
 )
 from newsletter.schedule_admin import run_scheduling, sending_plan
@@ -144,7 +145,7 @@ class DigestTopicInline(admin.TabularInline):
 
 @admin.register(Digest)
 class DigestAdmin(admin.ModelAdmin):
-    list_display = ("date", "subject", "status", "delivery_counts")
+    list_display = ("date", "subject", "status", "starts_sending", "delivery_counts")
     list_filter = ("status",)
     search_fields = ("subject",)
     readonly_fields = ("created_at", "sent_at", "live_status")
@@ -159,7 +160,13 @@ class DigestAdmin(admin.ModelAdmin):
             _count_name(status): Count("deliveries", filter=Q(deliveries__status=status))
             for status in DeliveryStatus.values
         }
-        return super().get_queryset(request).annotate(**counts)
+        # The time an editor chose, if any: one indexed lookup per row inside the same query.
+        chosen = ScheduledSend.objects.waiting().filter(date=OuterRef("date"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(**counts, scheduled_at=Subquery(chosen.values("send_at")[:1]))
+        )
 
     def get_urls(self) -> list[URLPattern]:
         site = self.admin_site
@@ -187,6 +194,11 @@ class DigestAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @admin.display(description="Starts sending", ordering="scheduled_at")
+    def starts_sending(self, digest: Digest) -> str:
+        chosen = getattr(digest, "scheduled_at", None)
+        return f"{timezone.localtime(chosen):%a %d %b, %H:%M}" if chosen else "—"
 
     @admin.display(description="Deliveries")
     def delivery_counts(self, digest: Digest) -> str:

@@ -128,6 +128,9 @@ class ScheduleOneDigestAdminTests(DigestTimingTestCase):
         self.assertRedirects(response, page)
         self.assertContains(response, "Scheduled: starts sending")
         self.assertContains(response, "Cancel the scheduled send")
+        listing = self.client.get(reverse("admin:newsletter_digest_changelist"))
+        self.assertContains(listing, '<td class="field-starts_sending">Tue 21 Apr, 09:00</td>')
+        self.assertContains(listing, "Next send: Tue 21 Apr, 09:00 (scheduled by an editor).")
         # The digest's own "Send now" goes out at once and forgets the chosen time.
         control = reverse("admin:newsletter_digest_control", args=[digest.pk])
         self.client.post(control, {"operation": "send"})

@@ -62,6 +62,21 @@ class ScheduledSendTests(SchedulingTestCase):
         self.assertEqual(self.recipients(), ["ada@example.com", "bob@example.com"])
         self.assertEqual(Digest.objects.count(), 1)
 
+    def test_a_worker_that_read_the_send_before_another_started_it_sends_nothing_more(
+        self,
+    ) -> None:
+        with self.at(DAWN):
+            scheduling.schedule_send(TODAY, CHOSEN, DAWN)
+        with self.at(CHOSEN + dt.timedelta(minutes=1)):
+            tasks.send_due()
+            # As seen by a worker that listed the waiting sends before the first one
+            # recorded its start.
+            ScheduledSend.objects.update(started_at=None)
+            tasks.send_due()
+        self.assertEqual(self.recipients(), ["ada@example.com"])
+        self.assertEqual(Digest.objects.count(), 1)
+        self.assertEqual(Delivery.objects.count(), 2)
+
     def test_a_built_digest_scheduled_later_is_not_sent_by_the_daily_run(self) -> None:
         with self.at(DAWN):
             digest = digests.build_digest(TODAY)
