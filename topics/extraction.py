@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from topics.feed_http import FetchError, Limits, download
 from topics.models import Article
-from topics.text import collapse_whitespace, html_to_text, sanitize_html
+from topics.text import collapse_whitespace, sanitize_html, sanitized_html_to_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,4 +79,4 @@ def extract_article(url: str, limits: Limits = PAGE_LIMITS) -> ExtractedText | N
     if not extracted:
         return None
     html = sanitize_html(extracted, page.url)
-    return ExtractedText(html=html, text=html_to_text(html))
+    return ExtractedText(html=html, text=sanitized_html_to_text(html))

@@ -20,6 +20,7 @@ from topics.text import (
     collapse_whitespace,
     html_to_text,
     sanitize_html,
+    sanitized_html_to_text,
     shorten,
     strip_control_chars,
 )
@@ -73,7 +74,12 @@ class EntryRecord:
         """Sanitized values for an Article: the HTML made safe and the plain text built."""
         summary_html = sanitize_html(self.summary, self.url)
         content_html = sanitize_html(self.content, self.url)
-        parts = [self.title, html_to_text(summary_html), html_to_text(content_html)]
+        # The text comes from the sanitized HTML: the markup is parsed once, by nh3.
+        parts = [
+            self.title,
+            sanitized_html_to_text(summary_html),
+            sanitized_html_to_text(content_html),
+        ]
         return {
             "url": self.url,
             "title": self.title,
