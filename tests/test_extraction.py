@@ -15,6 +15,8 @@ from topics.fetching import Status, fetch_source
 from topics.models import Article
 
 NOW = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(hours=3)
+HTML = {"Content-Type": "text/html; charset=utf-8"}
 FAST = Limits(connect=2.0, total=10.0, read=3.0)
 STORY = (
     "The harbour authority reopened the northern container terminal on Monday after a "
@@ -39,10 +41,12 @@ def page(story: str = STORY) -> bytes:
     ).encode()
 
 
-def feed(link: str, description: str = "Terminal reopens.") -> bytes:
+def feed(
+    link: str, description: str = "Terminal reopens.", title: str = "Terminal reopens"
+) -> bytes:
     return (
         '<?xml version="1.0"?><rss version="2.0"><channel><title>Harbor</title>'
-        f"<item><guid>t1</guid><title>Terminal reopens</title><link>{link}</link>"
+        f"<item><guid>t1</guid><title>{title}</title><link>{link}</link>"
         f"<description>{description}</description></item></channel></rss>"
     ).encode()
 
@@ -51,7 +55,7 @@ def feed(link: str, description: str = "Terminal reopens.") -> bytes:
 class FullTextTests(TestCase):
     def setUp(self) -> None:
         self.server = self.enterContext(FeedServer())
-        self.server.route("/story", page(), headers={"Content-Type": "text/html; charset=utf-8"})
+        self.server.route("/story", page(), headers=HTML)
         self.server.route("/feed", feed(self.server.url("/story")))
 
     def fetch(self, **fields: object):
@@ -90,6 +94,50 @@ class FullTextTests(TestCase):
 
         self.assertEqual(result.status, Status.OK)
         self.assertEqual(Article.objects.get().text, "Terminal reopens Terminal reopens.")
+
+    def test_an_updated_stub_entry_has_its_page_extracted_again(self) -> None:
+        result = self.fetch(fetch_full_text=True)
+        updated_page = page(STORY.replace("twelve million", "fourteen million"))
+        self.server.route("/story", updated_page, headers=HTML)
+        self.server.route("/feed", feed(self.server.url("/story"), title="Terminal reopens fully"))
+
+        with time_machine.travel(LATER, tick=False):
+            again = fetch_source(result.source_id, FAST)
+
+        article = Article.objects.get()
+        self.assertEqual((again.new, again.updated), (0, 1))
+        self.assertEqual(article.title, "Terminal reopens fully")
+        self.assertTrue(article.text.startswith("Terminal reopens fully "), article.text)
+        self.assertIn("three-week closure caused by storm damage", article.text)
+        self.assertIn("repair bill at fourteen million euros", article.text)
+        self.assertEqual(article.first_seen_at, NOW)  # an update, not news again
+
+    def test_an_updated_stub_entry_whose_page_fails_keeps_the_full_text(self) -> None:
+        result = self.fetch(fetch_full_text=True)
+        extracted = Article.objects.get().content_html
+        self.server.route("/story", b"down for maintenance", status=503)
+        self.server.route("/feed", feed(self.server.url("/story"), title="Terminal reopens fully"))
+
+        with time_machine.travel(LATER, tick=False):
+            again = fetch_source(result.source_id, FAST)
+
+        article = Article.objects.get()
+        self.assertEqual((again.status, again.updated), (Status.OK, 1))
+        self.assertEqual(len(self.server.requests_for("/story")), 2)  # it was tried
+        self.assertEqual(article.title, "Terminal reopens fully")
+        self.assertEqual(article.content_html, extracted)
+        self.assertTrue(article.text.startswith("Terminal reopens fully "), article.text)
+        self.assertIn("three-week closure caused by storm damage", article.text)
+
+    def test_without_full_text_an_update_takes_the_feeds_text(self) -> None:
+        result = self.fetch()
+        self.server.route("/feed", feed(self.server.url("/story"), "Terminal reopens soon."))
+
+        with time_machine.travel(LATER, tick=False):
+            fetch_source(result.source_id, FAST)
+
+        self.assertEqual(Article.objects.get().text, "Terminal reopens Terminal reopens soon.")
+        self.assertEqual(self.server.requests_for("/story"), [])
 
     def test_pages_fetched_per_fetch_are_capped(self) -> None:
         items = "".join(

@@ -4,10 +4,13 @@ When a source's `fetch_full_text` switch is on, each new entry whose text is a s
 its page fetched with the same safe downloader as feeds (private addresses refused,
 bounded in time and size) and its main text extracted with trafilatura, a maintained
 extractor (reference §5.7). The result replaces the entry's content only when it says
-more than the feed did; any failure leaves the feed's own text in place.
+more than the feed did; any failure leaves the feed's own text in place. When the feed
+later changes such an entry, its page is extracted again, and if that gives nothing
+the full text stored before stays rather than the feed's stub coming back.
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from topics.feed_http import FetchError, Limits, download
@@ -35,18 +38,48 @@ def is_stub(article: Article) -> bool:
     return bool(article.url) and len(body) < STUB_CHARS
 
 
-def add_full_text(articles: list[Article], limits: Limits = PAGE_LIMITS) -> int:
-    """Fill in the content of stub articles (not yet saved) from their pages; returns
-    how many were filled. At most MAX_PAGES_PER_FETCH pages are fetched."""
-    filled = 0
-    for article in [a for a in articles if is_stub(a)][:MAX_PAGES_PER_FETCH]:
+def add_full_text(
+    new: Sequence[Article], changed: Sequence[Article] = (), limits: Limits = PAGE_LIMITS
+) -> int:
+    """Fill in the content of stub articles (not yet saved) from their pages, new ones
+    first; returns how many were filled. At most MAX_PAGES_PER_FETCH pages are fetched.
+
+    `changed` are updates of stored articles (with their pk): one the page does not
+    fill keeps its stored content when that says more than the feed's new version.
+    """
+    filled: list[Article] = []
+    for article in [a for a in [*new, *changed] if is_stub(a)][:MAX_PAGES_PER_FETCH]:
         extracted = extract_article(article.url, limits)
         if extracted is None or len(extracted.text) <= len(article.text):
             continue
-        article.content_html = extracted.html
-        article.text = collapse_whitespace(f"{article.title} {extracted.text}")
-        filled += 1
-    return filled
+        _use_content(article, extracted.html, extracted.text)
+        filled.append(article)
+    unfilled = [a for a in changed if not any(a is f for f in filled)]
+    if unfilled:
+        _keep_stored_content(unfilled)
+    return len(filled)
+
+
+def _keep_stored_content(changed: list[Article]) -> None:
+    """Put back the stored content of updated articles where it says more than the
+    feed's new version. No marker says the stored content was extracted: for a
+    full-text source, the longer text is the better one either way."""
+    pks = [a.pk for a in changed]
+    stored = dict(Article.objects.filter(pk__in=pks).values_list("pk", "content_html"))
+    for article in changed:
+        html = stored.get(article.pk, "")
+        text = sanitized_html_to_text(html)
+        if len(_text_with_title(article.title, text)) > len(article.text):
+            _use_content(article, html, text)
+
+
+def _use_content(article: Article, html: str, text: str) -> None:
+    article.content_html = html
+    article.text = _text_with_title(article.title, text)
+
+
+def _text_with_title(title: str, text: str) -> str:
+    return collapse_whitespace(f"{title} {text}")
 
 
 def extract_article(url: str, limits: Limits = PAGE_LIMITS) -> ExtractedText | None:

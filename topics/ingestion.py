@@ -52,7 +52,7 @@ def ingest_feed(source: Source, body: bytes, content_type: str, url: str) -> Ing
     ]
     if source.fetch_full_text:
         # Outside the transaction: this fetches web pages.
-        add_full_text(new)
+        add_full_text(new, changed)
     with transaction.atomic():
         # ignore_conflicts: a second fetch of the same source running at the same time
         # (a redelivered task) must not fail; the unique constraint keeps one row.
