@@ -49,6 +49,23 @@ def item(n: int, title: str = "Story", extra: str = "") -> str:
     )
 
 
+RUSSIAN = [
+    (
+        "Налоги для малого бизнеса снизят с весны",
+        "Министр экономики рассказал журналистам, что программа поддержки начнёт "
+        "работать в апреле и затронет около миллиона предпринимателей.",
+    ),
+    (
+        "В Москве открылась новая станция метро",
+        "Станция стала сто пятой в городе; первые пассажиры прошли через турникеты утром.",
+    ),
+]
+RUSSIAN_ITEMS = "".join(
+    f"<item><guid>ru-{n}</guid><title>{title}</title><description>{text}</description></item>"
+    for n, (title, text) in enumerate(RUSSIAN)
+)
+
+
 @time_machine.travel(NOW, tick=False)
 class BadInputTests(TestCase):
     def setUp(self) -> None:
@@ -254,6 +271,32 @@ class DifficultFeedTests(TestCase):
         self.fetch(body, "text/xml; charset=iso-8859-1")
 
         self.assertEqual(Article.objects.get().title, "Café “quoted”")
+
+    def test_koi8_r_without_any_declaration_is_detected(self) -> None:
+        self.fetch(rss(RUSSIAN_ITEMS).decode().encode("koi8-r"), "application/rss+xml")
+
+        self.assert_russian_stored()
+
+    def test_cp1251_without_any_declaration_is_detected(self) -> None:
+        self.fetch(rss(RUSSIAN_ITEMS).decode().encode("cp1251"), "text/xml")
+
+        self.assert_russian_stored()
+
+    def test_iso_8859_1_without_any_declaration_is_decoded(self) -> None:
+        title = "Ações da Petrobras sobem após anúncio"
+        description = "O preço médio do diesel caiu; a companhia não comentou às 18h."
+        items = f"<item><guid>1</guid><title>{title}</title><description>{description}"
+        items += "</description></item>"
+
+        self.fetch(rss(items).decode().encode("latin-1"), "application/rss+xml")
+
+        article = Article.objects.get()
+        self.assertEqual((article.title, article.summary_html), (title, description))
+
+    def assert_russian_stored(self) -> None:
+        stored = dict(Article.objects.values_list("identity", "title"))
+        self.assertEqual(stored, {f"ru-{n}": title for n, (title, _) in enumerate(RUSSIAN)})
+        self.assertIn("Министр экономики", Article.objects.get(identity="ru-0").text)
 
     def test_an_xxe_payload_reads_no_local_file(self) -> None:
         with TemporaryDirectory() as tmp:

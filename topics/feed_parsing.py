@@ -16,6 +16,7 @@ from typing import Any
 import feedparser
 from feedparser.exceptions import ThingsNobodyCaresAboutButMe
 
+from topics.charsets import with_detected_charset
 from topics.text import (
     collapse_whitespace,
     html_to_text,
@@ -119,7 +120,7 @@ def parse_document(body: bytes, content_type: str, url: str, now: dt.datetime) -
     # moved feed would re-key every entry (reference §0.7).
     parsed = feedparser.parse(
         body,
-        response_headers={"content-type": content_type or "application/xml"},
+        response_headers={"content-type": with_detected_charset(body, content_type)},
         sanitize_html=False,
         resolve_relative_uris=False,
     )
