@@ -1,14 +1,11 @@
 """Feed documents to Articles: parsing, identity, sanitizing, dates, updates."""
 
 import datetime as dt
-from pathlib import Path
 
-import pytest
 import time_machine
 from django.test import SimpleTestCase, TestCase
 
 from tests.factories import make_source
-from topics.feed_parsing import parse_feed
 from topics.ingestion import NotAFeed, ingest_feed
 from topics.models import Article, Kind
 from topics.text import html_to_text, sanitize_html
@@ -292,35 +289,3 @@ class UrlTests(SimpleTestCase):
         self.assertEqual(web_url("/x", "https://a.example/feed"), "https://a.example/x")
         self.assertEqual(web_url("ftp://a.example/x"), "")
         self.assertEqual(web_url("relative/only"), "")
-
-
-FEED_SUFFIXES = {".xml", ".rss", ".atom", ".rdf"}
-
-
-@pytest.mark.shared_data
-def test_real_feed_captures_parse_into_safe_unique_entries(shared_data: Path) -> None:
-    files = sorted(p for p in (shared_data / "feeds").rglob("*") if p.suffix in FEED_SUFFIXES)
-    assert files, "no feed captures found"
-    for path in files:
-        records = parse_feed(path.read_bytes(), "application/xml", "https://feeds.example/", NOW)
-        assert records, f"{path.name}: no entries"
-        identities = [r.identity for r in records]
-        assert len(identities) == len(set(identities)), f"{path.name}: duplicate identities"
-        for record in records:
-            fields = record.article_fields()
-            assert record.identity and len(record.identity) <= 500, path.name
-            assert fields["title"], f"{path.name}: an entry without a title"
-            assert "<script" not in fields["summary_html"] + fields["content_html"], path.name
-            assert not fields["url"] or fields["url"].startswith(("http://", "https://"))
-            assert EARLIEST <= record.published_at <= NOW + dt.timedelta(days=1), path.name
-
-
-EARLIEST = dt.datetime(1995, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.mark.shared_data
-def test_a_json_feed_is_reported_as_unsupported(shared_data: Path) -> None:
-    body = (shared_data / "feeds" / "ranchero-rsparser" / "DaringFireball.json").read_bytes()
-
-    with pytest.raises(NotAFeed, match="JSON Feed is not supported"):
-        parse_feed(body, "application/feed+json", "https://daringfireball.net/feeds/json", NOW)
