@@ -223,6 +223,9 @@ def run(feeds: int, entries: int, urls: list[str]) -> dict[str, object]:
         "feedparser_floor_cpu_s": round(floor_cpu_s, 2),
         "feedparser_raw_mode_cpu_s": round(raw_cpu_s, 2),
         "network_cpu_s": round(network_cpu_s, 2),
+        "full_refresh_cpu_vs_floor_plus_network": round(
+            full_cpu_s / (floor_cpu_s + network_cpu_s), 2
+        ),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "cpus": os.cpu_count(),
     }
