@@ -282,6 +282,13 @@ class DifficultFeedTests(TestCase):
 
         self.assert_russian_stored()
 
+    def test_cp1251_labelled_utf8_is_detected(self) -> None:
+        body = rss(RUSSIAN_ITEMS, prolog='<?xml version="1.0" encoding="utf-8"?>')
+
+        self.fetch(body.decode().encode("cp1251"), "application/rss+xml; charset=utf-8")
+
+        self.assert_russian_stored()
+
     def test_iso_8859_1_without_any_declaration_is_decoded(self) -> None:
         title = "Ações da Petrobras sobem após anúncio"
         description = "O preço médio do diesel caiu; a companhia não comentou às 18h."

@@ -46,9 +46,21 @@ class WithDetectedCharsetTests(SimpleTestCase):
     def test_a_charset_in_the_http_header_is_left_to_the_parser(self) -> None:
         body = RUSSIAN.encode("koi8-r")
 
-        for content_type in ('text/xml; charset="utf-8"', "application/xml;Charset=koi8-r"):
+        for content_type in ("application/xml;Charset=koi8-r", 'text/xml; charset="cp1251"'):
             with self.subTest(content_type=content_type):
                 self.assertEqual(with_detected_charset(body, content_type), content_type)
+
+    def test_a_utf8_label_on_bytes_that_are_not_utf8_counts_as_no_label(self) -> None:
+        header = with_detected_charset(RUSSIAN.encode("cp1251"), "text/xml; charset=utf-8")
+        prolog = b"<?xml version='1.0' encoding='UTF8'?>" + RUSSIAN.encode("koi8-r")
+        western = PORTUGUESE.encode("cp1252")
+
+        self.assertEqual(header, "text/xml; charset=cp1251")
+        self.assertEqual(with_detected_charset(prolog, "text/xml"), "text/xml; charset=koi8_r")
+        self.assertEqual(
+            with_detected_charset(western, "application/xml; charset=utf-8"),
+            "application/xml; charset=cp1252",
+        )
 
     def test_an_xml_declaration_or_a_utf16_bom_is_left_to_the_parser(self) -> None:
         declared = b"<?xml version='1.0' encoding='koi8-r'?>" + RUSSIAN.encode("koi8-r")

@@ -1,12 +1,13 @@
 """The character encoding of a feed that does not declare one.
 
-feedparser honours the charset of the HTTP Content-Type, then the XML declaration, and
-recovers well from a wrong label (cp1252 bytes labelled UTF-8). With no label at all
-and bytes that are not UTF-8 it falls back to windows-1252, which turns KOI8-R or
-cp1251 Russian into mojibake (reference §1.10). Only in that case is the encoding
-guessed, with charset-normalizer, and handed to feedparser as the HTTP charset.
+feedparser honours the charset of the HTTP Content-Type, then the XML declaration.
+With no label at all, or a UTF-8 label, on bytes that are not UTF-8, it falls back to
+windows-1252: right for cp1252 bytes labelled UTF-8, mojibake for KOI8-R or cp1251
+Russian (reference §1.10). Only in those cases is the encoding guessed, with
+charset-normalizer, and handed to feedparser as the HTTP charset, which it then prefers.
 """
 
+import codecs
 import re
 from email.message import Message
 
@@ -14,7 +15,7 @@ from charset_normalizer import from_bytes
 
 # Reading the declaration needs only the start of the document.
 _PROLOG_BYTES = 512
-_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']\s*[A-Za-z]""")
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]*?\sencoding\s*=\s*["']\s*([A-Za-z][\w.:-]*)""")
 # UTF-16/32 byte-order marks declare the encoding as surely as a label does.
 _BOMS = (b"\xff\xfe", b"\xfe\xff")
 # What the web assumes of unlabelled Western text (WHATWG, feedparser, CommaFeed); the
@@ -23,10 +24,12 @@ _WESTERN_DEFAULT = "cp1252"
 
 
 def with_detected_charset(body: bytes, content_type: str) -> str:
-    """`content_type` (application/xml when empty) with a charset added when neither
-    it nor the document declares one and `body` is not UTF-8."""
+    """`content_type` (application/xml when empty), with the charset of `body` put in
+    when `body` is not UTF-8 and neither the header nor the document declares an
+    encoding other than UTF-8."""
     content_type = content_type or "application/xml"
-    if _declares_charset(body, content_type) or _is_utf8(body):
+    declared = _declared_charset(body, content_type)
+    if (declared and not _is_utf8_label(declared)) or _is_utf8(body):
         return content_type
     encoding = detect(body)
     if encoding is None:
@@ -48,12 +51,24 @@ def detect(body: bytes) -> str | None:
     return best.encoding
 
 
-def _declares_charset(body: bytes, content_type: str) -> bool:
+def _declared_charset(body: bytes, content_type: str) -> str:
+    """The encoding the HTTP header, a UTF-16/32 byte-order mark or the XML declaration
+    names, in that order (feedparser's); "" when none does."""
     header = Message()
     header["content-type"] = content_type
-    if header.get_content_charset():
-        return True
-    return body.startswith(_BOMS) or bool(_XML_ENCODING.match(body[:_PROLOG_BYTES]))
+    if charset := header.get_content_charset():
+        return charset
+    if body.startswith(_BOMS):
+        return "utf-16"
+    declaration = _XML_ENCODING.match(body[:_PROLOG_BYTES])
+    return declaration.group(1).decode("ascii") if declaration else ""
+
+
+def _is_utf8_label(label: str) -> bool:
+    try:
+        return codecs.lookup(label).name == "utf-8"
+    except LookupError:  # a label Python does not know: feedparser's problem
+        return False
 
 
 def _is_utf8(body: bytes) -> bool:
