@@ -1,4 +1,4 @@
-"""The character encoding of a feed that does not declare one.
+"""The character encoding of a feed that declares none, or wrongly declares UTF-8.
 
 feedparser honours the charset of the HTTP Content-Type, then the XML declaration.
 With no label at all, or a UTF-8 label, on bytes that are not UTF-8, it falls back to
