@@ -20,6 +20,7 @@ from scipy import sparse
 
 from topics.merging import MERGE_PASS_THRESHOLD, MERGE_YOUNG_HOURS, plan_merges
 from topics.models import Article, Topic, new_cluster_id
+from topics.pagecache import pages_changed
 from topics.vectorize import vectorize
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
@@ -92,6 +93,8 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
         plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
         placed, created = _apply(plan, articles)
         merged = merge_young_topics(now, articles, vectors, hours)
+        if placed or merged:
+            pages_changed()
     pending = Topic.objects.filter(needs_enrichment=True).order_by("pk")
     return ClusterResult(list(pending.values_list("pk", flat=True)), placed, created, merged)
 
