@@ -14,7 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from scipy import sparse
 
@@ -345,6 +345,16 @@ def _candidate_topic(article: Article) -> int | None:
 
 def _apply(plan: Plan, articles: list[Article]) -> tuple[int, int]:
     """Write the plan; returns (articles placed, topics created)."""
+    try:
+        return _write_plan(plan, articles)
+    except IntegrityError:
+        # A concurrent run (another worker host) founded the same topics: cluster ids come
+        # from the founding articles, and PostgreSQL held our insert until that run
+        # committed. Its placement stands; what it left unplaced waits for the next run.
+        return 0, 0
+
+
+def _write_plan(plan: Plan, articles: list[Article]) -> tuple[int, int]:
     changed: list[int] = []
     placed = created = 0
     with transaction.atomic():
