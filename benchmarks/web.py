@@ -2,11 +2,15 @@
 20 concurrent clients, against a database holding 30 days of a 2,000-source newsroom.
 
     .venv/bin/python benchmarks/web.py [--seconds 20] [--clients 20] [--keep]
+        [--reuse DATABASE_URL] [--page-cache-seconds N] [--redis REDIS_URL]
 
 Uses a throwaway PostgreSQL database on the server of DATABASE_URL when it points to
 PostgreSQL, else a throwaway SQLite file. Prints one JSON object: requests per second and
 p50/p95/p99 latency (ms) per endpoint, `index_p95_ms`, `topic_p95_ms`, `signup_p95_ms`
 and `errors` (non-2xx/3xx answers and failed connections).
+
+The site's page cache is on as in production (files under the run's var dir, or Redis with
+`--redis`); `--page-cache-seconds 0` measures every request rendered afresh.
 """
 
 import argparse
@@ -187,7 +191,9 @@ def make_database(var_dir: Path) -> tuple[str, Callable[[], None]]:
     return urlunsplit(urlsplit(server)._replace(path=f"/{name}")), drop
 
 
-def environment(var_dir: Path, database_url: str, port: int) -> dict[str, str]:
+def environment(
+    var_dir: Path, database_url: str, port: int, args: argparse.Namespace
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYBRIEF_", "Q_"))}
     env.update(
         DJANGO_SETTINGS_MODULE="newsletter.settings",
@@ -206,9 +212,12 @@ def environment(var_dir: Path, database_url: str, port: int) -> dict[str, str]:
         DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR="1000000",
         DAYBRIEF_DEMO="0",
         LOG_LEVEL="WARNING",
+        DAYBRIEF_PAGE_CACHE_SECONDS=str(args.page_cache_seconds),
     )
     env.setdefault("WEB_CONCURRENCY", str((os.cpu_count() or 2) * 2 + 1))
     env.pop("REDIS_URL", None)
+    if args.redis:
+        env.update(REDIS_URL=args.redis, Q_CLUSTER_NAME=f"daybrief-bench-{secrets.token_hex(4)}")
     return env
 
 
@@ -321,6 +330,12 @@ def report(
     return result
 
 
+def cache_description(args: argparse.Namespace) -> str:
+    if args.page_cache_seconds <= 0:
+        return "off"
+    return f"{'redis' if args.redis else 'files'}, {args.page_cache_seconds} s"
+
+
 def topic_paths(base: str) -> list[str]:
     index = httpx.get(f"{base}/", timeout=30).text
     paths = sorted(set(re.findall(r'href="(/topics/[0-9a-f]{10}/)"', index)))
@@ -338,6 +353,10 @@ def main() -> None:
     parser.add_argument(
         "--reuse", metavar="DATABASE_URL", help="a database a --keep run populated (skips setup)"
     )
+    parser.add_argument(
+        "--page-cache-seconds", type=int, default=60, help="DAYBRIEF_PAGE_CACHE_SECONDS; 0: off"
+    )
+    parser.add_argument("--redis", metavar="REDIS_URL", help="cache pages in this Redis")
     args = parser.parse_args()
     if args.populate:
         populate()
@@ -348,7 +367,7 @@ def main() -> None:
     else:
         database_url, drop = make_database(var_dir)
     port = free_port()
-    env = environment(var_dir, database_url, port)
+    env = environment(var_dir, database_url, port, args)
     web = None
     try:
         if not args.reuse:
@@ -373,7 +392,10 @@ def main() -> None:
         # One endpoint at a time, all clients on it: each figure is that page's own.
         walls = {name: load.run(args.clients, args.seconds, [name]) for name in endpoints}
         database = "postgresql" if database_url.startswith("postgres") else "sqlite"
-        print(json.dumps(report(load, walls, database, env)))
+        result = report(load, walls, database, env)
+        result["page_cache"] = cache_description(args)
+        result["load_average"] = [round(n, 2) for n in os.getloadavg()]
+        print(json.dumps(result))
     finally:
         if web is not None:
             web.terminate()

@@ -18,6 +18,7 @@ from django_q.models import Task
 
 from newsletter.models import Delivery, DeliveryStatus, DigestStatus, DigestTopic, WebhookEvent
 from topics.models import Article, Topic
+from topics.pagecache import one_change_for_many
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,9 @@ def prune_old_data(now: dt.datetime) -> PruneResult:
     article_days = settings.DAYBRIEF_RETAIN_ARTICLES_DAYS
     if article_days:
         cutoff = article_cutoff(now, article_days)
-        result.articles = delete_in_batches(prunable_articles(cutoff))
-        result.topics = delete_in_batches(prunable_topics(cutoff))
+        with one_change_for_many():  # every deleted row retires the cached pages
+            result.articles = delete_in_batches(prunable_articles(cutoff))
+            result.topics = delete_in_batches(prunable_topics(cutoff))
     if settings.DAYBRIEF_RETAIN_DELIVERIES_DAYS:
         cutoff = now - dt.timedelta(days=settings.DAYBRIEF_RETAIN_DELIVERIES_DAYS)
         result.deliveries = delete_in_batches(prunable_deliveries(cutoff))

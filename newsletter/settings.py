@@ -185,6 +185,31 @@ else:
     Q_CLUSTER["orm"] = "default"
     Q_CLUSTER["poll"] = 0.5
 
+# --- Cache: rendered public pages (topics/pagecache.py) ---------------------
+# Redis when there is one, shared by every web and worker host (a worker's clustering run
+# must retire the web servers' pages); else files under var/cache, shared by the
+# processes of one machine.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": Q_CLUSTER["name"],
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            # Past this many files a third go at random (a page per topic and day adds up).
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
+# How long a cached page may live: every change to topics retires all pages at once, so
+# this only bounds how stale relative times ("3 hours ago") get. 0 turns the cache off.
+DAYBRIEF_PAGE_CACHE_SECONDS = env_int("DAYBRIEF_PAGE_CACHE_SECONDS", 60)
+
 # --- Daybrief ---------------------------------------------------------------
 # /metrics answers a request bearing this token; without one, only with DEBUG on.
 DAYBRIEF_METRICS_TOKEN = env_str("DAYBRIEF_METRICS_TOKEN")

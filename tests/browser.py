@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -35,3 +36,8 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+            # While Playwright's event loop runs in this thread, asgiref keys Django's
+            # connections by context: the ORM calls a test makes here open connections of
+            # their own, which would outlive the test database (PostgreSQL then refuses to
+            # drop it). Close them before the loop stops and they become unreachable.
+            connections.close_all()

@@ -19,3 +19,11 @@ def shared_data() -> Path:
 def _outbox_in_tmp(settings, tmp_path):
     # Nothing a test writes may land in the developer's var/outbox.
     settings.OUTBOX_DIR = tmp_path / "outbox"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # Pages cached by one test must not answer the next one's requests.
+    from django.core.cache import cache
+
+    cache.clear()

@@ -9,3 +9,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 Q_CLUSTER["sync"] = True
 # Tests serve feeds from loopback.
 DAYBRIEF_ALLOW_PRIVATE_FEEDS = True
+# Each test process keeps its own page cache (tests/conftest.py empties it per test),
+# whatever REDIS_URL says: suites running side by side must not share pages.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

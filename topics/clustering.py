@@ -14,12 +14,13 @@ from collections import defaultdict
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from scipy import sparse
 
 from topics.merging import MERGE_PASS_THRESHOLD, MERGE_YOUNG_HOURS, plan_merges
 from topics.models import Article, Topic, new_cluster_id
+from topics.pagecache import pages_changed
 from topics.vectorize import vectorize
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
@@ -92,6 +93,8 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
         plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
         placed, created = _apply(plan, articles)
         merged = merge_young_topics(now, articles, vectors, hours)
+        if placed or merged:
+            pages_changed()
     pending = Topic.objects.filter(needs_enrichment=True).order_by("pk")
     return ClusterResult(list(pending.values_list("pk", flat=True)), placed, created, merged)
 
@@ -342,6 +345,16 @@ def _candidate_topic(article: Article) -> int | None:
 
 def _apply(plan: Plan, articles: list[Article]) -> tuple[int, int]:
     """Write the plan; returns (articles placed, topics created)."""
+    try:
+        return _write_plan(plan, articles)
+    except IntegrityError:
+        # A concurrent run (another worker host) founded the same topics: cluster ids come
+        # from the founding articles, and PostgreSQL held our insert until that run
+        # committed. Its placement stands; what it left unplaced waits for the next run.
+        return 0, 0
+
+
+def _write_plan(plan: Plan, articles: list[Article]) -> tuple[int, int]:
     changed: list[int] = []
     placed = created = 0
     with transaction.atomic():

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from topics import enrichment
 from topics.models import Article, Topic
+from topics.pagecache import pages_changed
 
 User = AbstractBaseUser | AnonymousUser | None
 
@@ -155,6 +156,8 @@ def _set_flag(topic_ids: Iterable[int], field: str, value: bool, user: User, ver
             **{field: value, "updated_at": timezone.now()}
         )
         log(user, topics, f"{verb}.")
+        if topics:
+            pages_changed()
     return len(topics)
 
 

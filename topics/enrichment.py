@@ -20,6 +20,7 @@ from sklearn.preprocessing import normalize
 
 from topics import categories, entities, summarizers, tags
 from topics.models import Article, Kind, Relation, Source, Topic
+from topics.pagecache import pages_changed
 from topics.summarize import clean_body
 
 # An article's importance starts at 1 and gains points for these; the sum is rounded, 1-5.
@@ -87,6 +88,7 @@ def enrich_topics(topic_ids: Iterable[int]) -> int:
     done = 0
     for start in range(0, len(ids), BATCH):
         done += _enrich_batch(ids[start : start + BATCH], context)
+    pages_changed()
     return done
 
 

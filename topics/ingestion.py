@@ -9,6 +9,7 @@ from django.utils import timezone
 from topics.extraction import add_full_text
 from topics.feed_parsing import EntryRecord, NotAFeed, parse_document
 from topics.models import Article, Source
+from topics.pagecache import pages_changed
 
 __all__ = ["IngestResult", "NotAFeed", "ingest_feed"]
 
@@ -58,6 +59,8 @@ def ingest_feed(source: Source, body: bytes, content_type: str, url: str) -> Ing
         # (a redelivered task) must not fail; the unique constraint keeps one row.
         Article.objects.bulk_create(new, ignore_conflicts=True)
         Article.objects.bulk_update(changed, UPDATED_FIELDS)
+        if changed:
+            pages_changed()  # a topic page shows its articles' titles and summaries
     return IngestResult(new=len(new), updated=len(changed), ttl=parsed.ttl)
 
 

@@ -149,6 +149,9 @@ class Article(models.Model):
             models.Index(fields=["first_seen_at"], name="article_first_seen_idx"),
             # A topic's timeline, oldest first.
             models.Index(fields=["topic", "published_at"], name="article_topic_time_idx"),
+            # TopicQuerySet.for_day (the index's cards and categories): the day's topic ids
+            # from the index alone, no table row per article (SQLite ~31 -> ~13 ms a page).
+            models.Index(fields=["first_seen_at", "topic"], name="article_seen_topic_idx"),
         ]
 
     def __str__(self) -> str:

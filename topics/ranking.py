@@ -15,6 +15,7 @@ from collections import defaultdict
 from django.utils import timezone
 
 from topics.models import Article, Topic, day_bounds
+from topics.pagecache import pages_changed
 
 # Only topics with an article in this many hours are re-scored; older ones keep their score.
 RECENT_HOURS = 72
@@ -56,6 +57,8 @@ def rank_topics(now: dt.datetime) -> int:
             topic.importance, facts.authority, hours, facts.velocity, facts.repeats_earlier_news
         )
     Topic.objects.bulk_update(topics, ["score"], batch_size=500)
+    if topics:
+        pages_changed()  # the order of the day's topics may have moved
     return len(topics)
 
 

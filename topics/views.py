@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from topics.models import Article, Topic, TopicCategory, TopicQuerySet, day_bounds
+from topics.pagecache import cached_page
 
 # Tag pages look this far back for the topics that carry the tag.
 TAG_DAYS = 30
@@ -53,6 +54,7 @@ class TopicPage:
         return (self.number - 1) * self.size + 1
 
 
+@cached_page(staff_sees_more=False)
 def index(request: HttpRequest, day: dt.date | None = None) -> HttpResponse:
     filters = filters_from(request)
     topics = filtered(Topic.objects.visible(), filters)
@@ -88,6 +90,7 @@ def search(request: HttpRequest) -> HttpResponse:
     return render(request, "topics/search.html", {"query": query, "topics": results})
 
 
+@cached_page(staff_sees_more=True)
 def detail(request: HttpRequest, cluster_id: str) -> HttpResponse:
     topic = get_object_or_404(with_timeline(Topic.objects.all()), cluster_id=cluster_id)
     is_staff = request.user.is_staff

@@ -1,0 +1,212 @@
+"""The public pages' cache (topics/pagecache.py): readers share one rendering per version,
+and whatever changes a page (editors, clustering, edits) shows on the very next request."""
+
+import datetime as dt
+
+import time_machine
+from django.contrib.auth.models import User
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.middleware.csrf import get_token
+from django.test import Client, RequestFactory, TestCase, override_settings
+from django.urls import reverse
+from django.utils.http import http_date
+
+from tests.factories import make_article, make_source, make_topic
+from topics import pagecache
+from topics.models import Article, Topic
+from topics.tasks import refresh_topics
+
+NOW = dt.datetime(2026, 4, 21, 9, 0, tzinfo=dt.UTC)
+INDEX = reverse("topics:index")
+TOPICS_ADMIN = reverse("admin:topics_topic_changelist")
+
+
+@time_machine.travel(NOW, tick=False)
+class PageCacheTestCase(TestCase):
+    def setUp(self) -> None:
+        self.reader = Client()
+        self.editor = User.objects.create_superuser("editor", "editor@example.com", "pw")
+        self.client.force_login(self.editor)
+        self.wire = make_source(name="Wire")
+        self.rates = self.topic("Fed raises rates", score=5.0)
+
+    def topic(self, headline: str, **fields: object) -> Topic:
+        article = make_article(self.wire, title=f"{headline} (wire)", first_seen_at=NOW)
+        counts = {"article_count": 1, "source_count": 1, "needs_enrichment": False}
+        return make_topic([article], headline=headline, **counts, **fields)
+
+    def read(self, url: str, **headers: str) -> str:
+        response = self.reader.get(url, headers=headers)
+        self.assertEqual(response.status_code, 200)
+        return response.content.decode()
+
+
+class CachedReadsTests(PageCacheTestCase):
+    def test_a_second_reader_gets_the_index_without_a_query(self) -> None:
+        first = self.read(INDEX)
+        with self.assertNumQueries(0):
+            again = Client().get(INDEX)
+        self.assertEqual(again.content.decode(), first)
+        self.assertIn("Fed raises rates", first)
+
+    def test_a_second_reader_gets_a_topic_page_without_a_query(self) -> None:
+        first = self.read(self.rates.get_absolute_url())
+        with self.assertNumQueries(0):
+            again = Client().get(self.rates.get_absolute_url())
+        self.assertEqual(again.content.decode(), first)
+
+    def test_each_query_string_is_its_own_page(self) -> None:
+        url = self.rates.get_absolute_url()
+        self.assertNotIn("Debug</h2>", self.read(url))
+        self.assertIn("Debug</h2>", self.read(f"{url}?debug=1"))
+        self.assertNotIn("Debug</h2>", self.read(url))
+
+    def test_the_index_turns_to_the_new_day_at_midnight(self) -> None:
+        self.assertIn("Today's topics", self.read(INDEX))
+        with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
+            # Nothing yet on the new day: the page says so instead of yesterday's "Today".
+            self.assertIn("Nothing new yet today", self.read(INDEX))
+
+    @override_settings(DAYBRIEF_PAGE_CACHE_SECONDS=0)
+    def test_a_zero_lifetime_turns_the_cache_off(self) -> None:
+        self.read(INDEX)
+        with self.assertNumQueries(6):  # the index's own queries, every time
+            self.read(INDEX)
+
+
+class ConditionalGetTests(PageCacheTestCase):
+    def test_a_reader_with_the_current_etag_gets_a_304_without_a_query(self) -> None:
+        etag = self.reader.get(INDEX)["ETag"]
+        with self.assertNumQueries(0):
+            response = self.reader.get(INDEX, headers={"If-None-Match": etag})
+        self.assertEqual(response.status_code, 304)
+        self.assertEqual(response.content, b"")
+
+    def test_a_reader_whose_copy_is_not_older_gets_a_304(self) -> None:
+        modified = self.reader.get(INDEX)["Last-Modified"]
+        response = self.reader.get(INDEX, headers={"If-Modified-Since": modified})
+        self.assertEqual(response.status_code, 304)
+
+    def test_a_changed_page_answers_an_old_etag_with_the_new_page(self) -> None:
+        etag = self.reader.get(INDEX)["ETag"]
+        self.topic("Starship flies", score=9.0)
+        response = self.reader.get(INDEX, headers={"If-None-Match": etag})
+        self.assertEqual(response.status_code, 200)
+        self.assertNotEqual(response["ETag"], etag)
+        self.assertContains(response, "Starship flies")
+
+    def test_pages_tell_browsers_to_check_back_each_time(self) -> None:
+        response = self.reader.get(INDEX)
+        self.assertEqual(response["Cache-Control"], "max-age=0, must-revalidate")
+        self.assertEqual(response["Last-Modified"], http_date(NOW.timestamp()))
+
+
+class WhoGetsTheCachedPageTests(PageCacheTestCase):
+    def test_staff_see_a_hidden_topic_and_readers_still_do_not(self) -> None:
+        Topic.objects.filter(pk=self.rates.pk).update(is_hidden=True)
+        self.assertContains(self.client.get(self.rates.get_absolute_url()), "Hidden from readers")
+        self.assertEqual(self.reader.get(self.rates.get_absolute_url()).status_code, 404)
+
+    def test_a_readers_page_is_not_served_to_staff(self) -> None:
+        self.read(self.rates.get_absolute_url())
+        self.assertContains(self.client.get(self.rates.get_absolute_url()), "Debug</h2>")
+
+    def test_the_topic_page_varies_by_cookie_and_the_index_sets_none(self) -> None:
+        # Staff see more on a topic page: shared caches must key it by the session cookie.
+        self.assertIn("Cookie", self.reader.get(self.rates.get_absolute_url())["Vary"])
+        index = self.reader.get(INDEX)
+        self.assertEqual(index.cookies, {})
+        self.assertNotIn("Cookie", index.get("Vary", ""))
+
+    def test_a_visitor_with_messages_waiting_gets_a_fresh_page(self) -> None:
+        self.read(INDEX)
+        self.reader.cookies[CookieStorage.cookie_name] = "waiting"
+        with self.assertNumQueries(6):
+            self.read(INDEX)
+
+    def test_a_page_that_used_the_csrf_token_is_not_stored(self) -> None:
+        request = RequestFactory().get(INDEX)
+        get_token(request)  # what rendering a form does
+        response = self.reader.get(INDEX)
+        self.assertFalse(pagecache.may_store(request, response))
+        self.assertTrue(pagecache.may_store(RequestFactory().get(INDEX), response))
+
+    def test_a_page_that_showed_messages_is_not_stored(self) -> None:
+        request = self.reader.get(INDEX).wsgi_request
+        self.assertTrue(pagecache.may_store(request, self.reader.get(INDEX)))
+        request._messages.used = True  # what iterating the messages in a template does
+        self.assertFalse(pagecache.may_store(request, self.reader.get(INDEX)))
+
+
+class ChangesShowAtOnceTests(PageCacheTestCase):
+    def action(self, name: str, topics: list[Topic]) -> None:
+        data = {"action": name, "_selected_action": [topic.pk for topic in topics]}
+        with self.captureOnCommitCallbacks(execute=True):
+            self.assertEqual(self.client.post(TOPICS_ADMIN, data).status_code, 302)
+
+    def test_hiding_a_topic_in_the_admin_takes_it_off_the_index_and_its_page(self) -> None:
+        self.assertIn("Fed raises rates", self.read(INDEX))
+        self.read(self.rates.get_absolute_url())
+        self.action("hide", [self.rates])
+        self.assertNotIn("Fed raises rates", self.read(INDEX))
+        self.assertEqual(self.reader.get(self.rates.get_absolute_url()).status_code, 404)
+
+    def test_pinning_a_topic_in_the_admin_moves_it_up_the_index(self) -> None:
+        launch = self.topic("Starship flies", score=1.0)
+        html = self.read(INDEX)
+        self.assertLess(html.index("Fed raises rates"), html.index("Starship flies"))
+        self.action("pin", [launch])
+        html = self.read(INDEX)
+        self.assertLess(html.index("Starship flies"), html.index("Fed raises rates"))
+
+    def test_an_editors_new_headline_shows_on_the_topic_page(self) -> None:
+        self.read(self.rates.get_absolute_url())
+        url = reverse("admin:topics_topic_change", args=[self.rates.pk])
+        form = self.client.get(url).context["adminform"].form
+        data = {name: form[name].value() or "" for name in form.fields}
+        data.update(headline="Fed raises rates by half a point", tags="[]", edited_fields="[]")
+        data.update({"articles-TOTAL_FORMS": "0", "articles-INITIAL_FORMS": "0"})
+        data.update(lead_article="", importance_boost="0")
+        with self.captureOnCommitCallbacks(execute=True):
+            response = self.client.post(url, {k: v for k, v in data.items() if v is not False})
+        self.assertEqual(response.status_code, 302)
+        self.assertIn("Fed raises rates by half a point", self.read(self.rates.get_absolute_url()))
+
+    def test_a_renamed_source_shows_on_the_topic_page(self) -> None:
+        self.read(self.rates.get_absolute_url())
+        self.wire.name = "Global Wire"
+        with self.captureOnCommitCallbacks(execute=True):
+            self.wire.save()
+        self.assertIn("via Global Wire", self.read(self.rates.get_absolute_url()))
+
+    def test_a_clustering_run_puts_new_stories_on_the_index(self) -> None:
+        titles = ["SpaceX launches Starship on a test flight", "Starship test flight for SpaceX"]
+        for n, title in enumerate(titles):
+            seen = NOW - dt.timedelta(minutes=n + 1)
+            make_article(make_source(name=f"Lab {n}"), title=title, text=title, first_seen_at=seen)
+        # Fetched but not yet clustered: on no page, and the index is cached without them.
+        self.assertNotIn("SpaceX", self.read(INDEX))
+        with self.captureOnCommitCallbacks(execute=True):
+            refresh_topics()
+        self.assertEqual(Article.objects.filter(title__contains="SpaceX", topic=None).count(), 0)
+        self.assertIn("SpaceX", self.read(INDEX))
+
+
+class VersionTests(TestCase):
+    def test_a_change_retires_pages_now_and_again_at_commit(self) -> None:
+        before = pagecache.current_version()
+        with self.captureOnCommitCallbacks(execute=True):
+            pagecache.pages_changed()
+            during = pagecache.current_version()
+        # A page another process rendered from the old rows in between is retired too.
+        self.assertNotIn(pagecache.current_version(), {before, during})
+        self.assertNotEqual(during, before)
+
+    def test_a_bulk_job_retires_pages_once_however_many_rows_it_changes(self) -> None:
+        before = pagecache.current_version()
+        with self.captureOnCommitCallbacks() as callbacks, pagecache.one_change_for_many():
+            for n in range(5):
+                make_source(name=f"Source {n}")
+            self.assertEqual(pagecache.current_version(), before)
+        self.assertNotEqual(pagecache.current_version(), before)
+        self.assertEqual(callbacks.count(pagecache._new_version), 1)
