@@ -374,7 +374,7 @@ class BackendTransport(Transport):
         if self.connection.send_messages([message]) != 1:
             raise RuntimeError("The email backend accepted no message.")
         status = getattr(message, "anymail_status", None)
-        if status is not None and status.message_id:
+        if status is not None and status.message_id is not None:
             # An ESP's own id is what its webhooks will quote back to us.
             Delivery.objects.filter(pk=delivery.pk).update(message_id=str(status.message_id))
 

@@ -87,6 +87,23 @@ def test_sending_delivers_one_message_per_recipient_and_records_it():
     assert (digest.status, digest.sent_at) == (DigestStatus.SENT, NOW)
 
 
+def test_sending_through_an_anymail_backend_records_the_providers_message_ids(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    digest = built_digest("alice@example.com", "bob@example.com")
+    assert send_digest(digest.pk).sent == 2
+    for message in mail.outbox:
+        delivery = delivery_to(message.to[0])
+        assert delivery.status == DeliveryStatus.SENT
+        # The provider's id (anymail's test backend numbers its outbox), which its
+        # bounce and complaint webhooks will quote, not our Message-ID header.
+        assert delivery.message_id == str(message.anymail_status.message_id)
+        assert delivery.message_id != message.extra_headers["Message-ID"]
+    assert sorted(delivery_to(a).message_id for a in ("alice@example.com", "bob@example.com")) == [
+        "0",
+        "1",
+    ]
+
+
 def test_sending_twice_sends_each_recipient_exactly_one_message():
     digest = built_digest("alice@example.com", "bob@example.com")
     send_digest(digest.pk)
