@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import resource
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -221,6 +222,9 @@ def main() -> None:
     env.pop("DATABASE_URL", None)
     env.update(
         DJANGO_SETTINGS_MODULE="newsletter.settings",
+        # Production workers: DEBUG off (with DEBUG on, Django also logs every query).
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
         DAYBRIEF_VAR_DIR=var_dir,
         EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
         LOG_LEVEL="WARNING",

@@ -22,8 +22,8 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import mail
-from django.db import transaction
-from django.db.models import Count, F, QuerySet
+from django.db import connection, transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -215,19 +215,33 @@ def hand_over(delivery_id: int, message_id: str, answered: int | None = None) ->
     this worker no longer holds it (its lease ended), and then it must not leave.
 
     `answered` is the previous delivery, whose server reply came back since: its lease
-    ends in the same transaction, so a message costs one commit, not two.
+    ends in the same transaction, so a message costs one commit, not two. This runs once
+    per message, so it is two plain SQL statements rather than ORM updates (which cost
+    ten times the CPU to build).
     """
-    with transaction.atomic():
+    owner = leases.lease_owner()
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and not settings.DAYBRIEF_SEND_SYNC_COMMIT:
+            # COMMIT returns once the record is in the server's WAL buffers, without
+            # waiting for the disk: a worker killed after it cannot lose the record; only
+            # a crash of the database server itself, within ~0.6 s, could (docs/delivery.md).
+            cursor.execute("SET LOCAL synchronous_commit TO off")
         if answered is not None:
-            leases.end_lease(answered)
-        handed = held_by_me(delivery_id, DeliveryStatus.SENDING).update(
-            status=DeliveryStatus.SENT,
-            sent_at=timezone.now(),
-            message_id=message_id,
-            attempts=F("attempts") + 1,
-            error="",
-        )
-    return handed == 1
+            cursor.execute(END_LEASE_SQL, [answered, owner])
+        cursor.execute(HAND_OVER_SQL, [now, message_id, delivery_id, owner])
+        return cursor.rowcount == 1
+
+
+TABLE = Delivery._meta.db_table
+END_LEASE_SQL = (
+    f"UPDATE {TABLE} SET lease_owner = '', lease_until = NULL WHERE id = %s AND lease_owner = %s"
+)
+HAND_OVER_SQL = (
+    f"UPDATE {TABLE} SET status = '{DeliveryStatus.SENT}', sent_at = %s, message_id = %s, "
+    "attempts = attempts + 1, error = '' "
+    f"WHERE id = %s AND lease_owner = %s AND status = '{DeliveryStatus.SENDING}'"
+)
 
 
 def settle(delivery_id: int, status: str, error: str = "", **fields: object) -> str:
@@ -331,6 +345,10 @@ class SMTPTransport(Transport):
 
     connection: SMTPConnection | None = None
 
+    def __init__(self, bodies: DigestBodies) -> None:
+        super().__init__(bodies)
+        self.sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
     def send(self, delivery: Delivery) -> None:
         prototype = self.bodies.prototype(delivery)
         addressed = prototype.address(delivery.subscriber) if prototype else None
@@ -340,9 +358,11 @@ class SMTPTransport(Transport):
             data, message_id = slow_message(self.bodies.email(delivery), delivery.subscriber)
         if self.connection is None:
             self.connection = SMTPConnection.open()
-        sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
         self.connection.send(
-            sender, delivery.subscriber.email, data, lambda: self.hand_over(delivery, message_id)
+            self.sender,
+            delivery.subscriber.email,
+            data,
+            lambda: self.hand_over(delivery, message_id),
         )
 
     def after_error(self, exc: Exception) -> None:

@@ -160,6 +160,9 @@ POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daybrief, 1 Example Street, Example 
 # How long a worker holds claimed deliveries before others may take them over.
 DAYBRIEF_LEASE_SECONDS = env_int("DAYBRIEF_LEASE_SECONDS", 300)
 DAYBRIEF_SEND_BATCH = env_int("DAYBRIEF_SEND_BATCH", 200)
+# On PostgreSQL, wait for the disk at each "sent" record: safe even if the database
+# server itself crashes mid-send, but a message then costs a disk flush (docs/delivery.md).
+DAYBRIEF_SEND_SYNC_COMMIT = env_bool("DAYBRIEF_SEND_SYNC_COMMIT", False)
 # Messages per second for all workers together, and per recipient domain
 # ("gmail.com=20,outlook.com=10"); 0 or absent means no limit.
 DAYBRIEF_SEND_RATE = env_int("DAYBRIEF_SEND_RATE", 0)
