@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from newsletter import emails, leases, sending, suppression, tokens
 from newsletter.digests import build_digest
@@ -270,6 +272,29 @@ def test_digest_arrives_intact_through_a_real_smtp_server(settings):
     assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
     assert "No such user" in delivery_to("bounce@example.com").error
     assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
+def sending_queries(settings, readers: int) -> list[str]:
+    """The SQL that sending a fresh digest to `readers` readers runs over SMTP."""
+    Delivery.objects.all().delete()
+    Subscriber.objects.all().delete()
+    digest = built_digest(*(f"r{n}@example.com" for n in range(readers)))
+    with running_smtp_server() as server, CaptureQueriesContext(connection) as queries:
+        use_smtp_server(settings, server)
+        assert send_digest(digest.pk).sent == readers
+    digest.delete()
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_each_message_costs_the_same_few_queries_and_no_reader_is_loaded_alone(settings):
+    three, six = sending_queries(settings, 3), sending_queries(settings, 6)
+    # The ledger's record, ending the previous lease in the same transaction (the test's
+    # own transaction makes that a savepoint and its release); PostgreSQL adds the
+    # statement that turns off the wait for the disk.
+    assert (len(six) - len(three)) / 3 == (5 if connection.vendor == "postgresql" else 4)
+    # Readers are read a batch at a time: nothing is selected per message.
+    selects = [sum(sql.startswith("SELECT") for sql in run) for run in (three, six)]
+    assert selects[0] == selects[1]
 
 
 def test_a_suppressed_address_gets_nothing_and_the_ledger_says_why():
