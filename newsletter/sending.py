@@ -182,9 +182,10 @@ def send_batch(delivery_ids: list[int], bodies: DigestBodies, result: SendResult
         .order_by("pk")
     )
     suppressed = suppression.suppressed_among(d.subscriber.email for d in deliveries)
+    upcoming = upcoming_addresses(deliveries, suppressed)
     with open_transport(bodies) as transport:
-        for delivery in deliveries:
-            result.add(send_one(delivery, transport, suppressed))
+        for delivery, next_address in zip(deliveries, upcoming, strict=True):
+            result.add(send_one(delivery, transport, suppressed, next_address))
     # Anything this worker still holds (a refused handover) goes back to the queue.
     release(delivery_ids)
 
@@ -193,24 +194,50 @@ def send_batch(delivery_ids: list[int], bodies: DigestBodies, result: SendResult
 READER_FIELDS = ("email", "status", "paused")
 
 
-def send_one(delivery: Delivery, transport: "Transport", suppressed: set[str]) -> str | None:
-    """The delivery's new status, or None when the ledger took the row from us."""
-    reader = delivery.subscriber
-    if reader.email in suppressed:
-        return settle(delivery.pk, DeliveryStatus.SUPPRESSED, "On the suppression list.")
-    if reader.status != SubscriberStatus.CONFIRMED:
-        return settle(delivery.pk, DeliveryStatus.SKIPPED, "No longer subscribed.")
-    if reader.paused:
-        return settle(delivery.pk, DeliveryStatus.SKIPPED, "The reader paused their digest.")
-    throttling.wait_for_slot(reader.email, sleep)
+def send_one(
+    delivery: Delivery, transport: "Transport", suppressed: set[str], next_address: str | None
+) -> str | None:
+    """The delivery's new status, or None when the ledger took the row from us.
+    `next_address` is the reader this batch sends to next, if known."""
+    reason = reason_not_to_send(delivery, suppressed)
+    if reason is not None:
+        return settle(delivery.pk, *reason)
+    throttling.wait_for_slot(delivery.subscriber.email, sleep)
     try:
-        transport.send(delivery)
+        transport.send(delivery, next_address)
     except HandoverRefused:
         return None
     except Exception as exc:
         return record_failure(delivery, exc, transport)
     transport.answered = delivery.pk
     return DeliveryStatus.SENT
+
+
+def reason_not_to_send(delivery: Delivery, suppressed: set[str]) -> tuple[str, str] | None:
+    """(status, why) for a delivery settled without an email; None to send it."""
+    reader = delivery.subscriber
+    if reader.email in suppressed:
+        return DeliveryStatus.SUPPRESSED, "On the suppression list."
+    if reader.status != SubscriberStatus.CONFIRMED:
+        return DeliveryStatus.SKIPPED, "No longer subscribed."
+    if reader.paused:
+        return DeliveryStatus.SKIPPED, "The reader paused their digest."
+    return None
+
+
+def upcoming_addresses(deliveries: list[Delivery], suppressed: set[str]) -> list[str | None]:
+    """For each delivery, the address of the next one in the batch to be sent, so its
+    SMTP envelope can ride with this message's final dot. None throughout when throttled:
+    a message then waits for its slot, and an open envelope should not wait with it."""
+    if settings.DAYBRIEF_SEND_RATE or settings.DAYBRIEF_DOMAIN_RATES:
+        return [None] * len(deliveries)
+    upcoming: list[str | None] = []
+    following = None
+    for delivery in reversed(deliveries):
+        upcoming.append(following)
+        if reason_not_to_send(delivery, suppressed) is None:
+            following = delivery.subscriber.email
+    return upcoming[::-1]
 
 
 def held_by_me(delivery_id: int, *statuses: str) -> QuerySet[Delivery]:
@@ -339,7 +366,7 @@ class Transport:
             leases.end_lease(self.answered)
             self.answered = None
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery, next_address: str | None = None) -> None:
         raise NotImplementedError
 
     def after_error(self, exc: Exception) -> None:
@@ -358,7 +385,7 @@ class SMTPTransport(Transport):
         super().__init__(bodies)
         self.sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery, next_address: str | None = None) -> None:
         prototype = self.bodies.prototype(delivery)
         addressed = prototype.address(delivery.subscriber) if prototype else None
         if addressed is not None:
@@ -372,6 +399,7 @@ class SMTPTransport(Transport):
             delivery.subscriber.email,
             data,
             lambda: self.hand_over(delivery, message_id),
+            next_address,
         )
 
     def after_error(self, exc: Exception) -> None:
@@ -396,7 +424,7 @@ class BackendTransport(Transport):
         self.connection = mail.get_connection()
         self.connection.open()
 
-    def send(self, delivery: Delivery) -> None:
+    def send(self, delivery: Delivery, next_address: str | None = None) -> None:
         message = emails.digest_message(self.bodies.email(delivery), delivery.subscriber)
         if not self.hand_over(delivery, message.extra_headers["Message-ID"]):
             raise HandoverRefused(delivery.subscriber.email)

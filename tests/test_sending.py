@@ -274,6 +274,40 @@ def test_digest_arrives_intact_through_a_real_smtp_server(settings):
     assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
 
 
+def test_with_pipelining_each_envelope_rides_with_the_previous_dot(settings):
+    digest = built_digest(*(f"{name}@example.com" for name in ("a", "bounce", "b", "later", "c")))
+    reject = {"bounce@example.com": "550 5.1.1 No such user", "later@example.com": "451 Later"}
+    packets: list[bytes] = []
+    real_send = smtplib.SMTP.send
+
+    def send(client, data):
+        packets.append(data if isinstance(data, bytes) else data.encode())
+        return real_send(client, data)
+
+    with (
+        running_smtp_server(reject=reject, pipelining=True) as server,
+        mock.patch.object(smtplib.SMTP, "send", send),
+    ):
+        use_smtp_server(settings, server)
+        result = send_digest(digest.pk)
+    assert (result.sent, result.failed, result.deferred) == (3, 1, 1)
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+    assert [m.message["To"] for m in server.messages] == [m.rcpt_tos[0] for m in server.messages]
+    # a's final dot carries bounce's envelope and b's carries later's; after a refused
+    # envelope the next one goes on its own, and the last dot carries none.
+    riding = [p for p in packets if p.startswith(b".\r\nMAIL FROM:")]
+    assert [p.split(b"RCPT TO:<")[1].split(b">")[0] for p in riding] == [
+        b"bounce@example.com",
+        b"later@example.com",
+    ]
+    assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
+    assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
 def sending_queries(settings, readers: int) -> list[str]:
     """The SQL that sending a fresh digest to `readers` readers runs over SMTP."""
     Delivery.objects.all().delete()
