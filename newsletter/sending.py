@@ -39,7 +39,7 @@ from newsletter.models import (
     normalize_email,
 )
 from newsletter.prototypes import MessagePrototype, slow_message
-from newsletter.smtp import HandoverRefused, SMTPConnection, uses_smtp
+from newsletter.smtp import AnswerLost, HandoverRefused, SMTPConnection, uses_smtp
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +190,10 @@ def send_batch(delivery_ids: list[int], bodies: DigestBodies, result: SendResult
     release(delivery_ids)
 
 
+UNANSWERED = (
+    "The server never answered the final dot (timeout or dropped connection): the message "
+    "may have arrived. Not resent unless an editor decides to."
+)
 # The reader's fields that sending reads (the message itself needs only the address).
 READER_FIELDS = ("email", "status", "paused")
 
@@ -207,6 +211,10 @@ def send_one(
         transport.send(delivery, next_address)
     except HandoverRefused:
         return None
+    except AnswerLost as exc:
+        transport.after_error(exc)
+        logger.warning("Delivery %s to %s: no answer after the final dot", delivery.pk, exc)
+        return settle(delivery.pk, DeliveryStatus.UNCERTAIN, UNANSWERED)
     except Exception as exc:
         return record_failure(delivery, exc, transport)
     transport.answered = delivery.pk

@@ -28,6 +28,11 @@ class HandoverRefused(Exception):
     """The ledger would not let this message go (another worker owns the row now)."""
 
 
+class AnswerLost(Exception):
+    """The final dot went out (or may have) but the server's answer never came back: the
+    message may or may not have been accepted, so it must not be sent again blindly."""
+
+
 def uses_smtp() -> bool:
     return settings.EMAIL_BACKEND == DJANGO_SMTP_BACKEND
 
@@ -112,9 +117,12 @@ class SMTPConnection:
             raise HandoverRefused(recipient)
         ahead = next_recipient if self.client.has_extn("pipelining") else None
         commands = envelope(sender, ahead) if ahead else []
-        self.client.send(b".\r\n" + "".join(commands).encode())
         self.ahead = ahead
-        code, reply = self.client.getreply()
+        try:
+            self.client.send(b".\r\n" + "".join(commands).encode())
+            code, reply = self.client.getreply()
+        except OSError as exc:  # a timeout, a reset, smtplib's SMTPServerDisconnected
+            raise AnswerLost(recipient) from exc
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
 

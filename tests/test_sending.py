@@ -22,7 +22,7 @@ from newsletter.models import (
 )
 from newsletter.sending import send_digest
 from tests.factories import make_article, make_subscriber, make_topic
-from tests.smtpserver import running_smtp_server, use_smtp_server
+from tests.smtpserver import CollectingHandler, running_smtp_server, use_smtp_server
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 DAY = NOW.date()
@@ -306,6 +306,34 @@ def test_with_pipelining_each_envelope_rides_with_the_previous_dot(settings):
     ]
     assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
     assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
+class HangsUpAfterTheDot(CollectingHandler):
+    """Takes one reader's message, then drops the connection without answering: a crash
+    or a network cut at the worst moment."""
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        if envelope.rcpt_tos == ["cut@example.com"]:
+            server.transport.close()
+        return answer
+
+
+def test_a_message_whose_answer_never_comes_is_uncertain_and_not_sent_again(settings):
+    digest = built_digest("a@example.com", "cut@example.com", "z@example.com")
+    with running_smtp_server(handler=HangsUpAfterTheDot(pipelining=True)) as server:
+        use_smtp_server(settings, server)
+        first, second = send_digest(digest.pk), send_digest(digest.pk)
+    assert (first.sent, first.deferred, second.sent) == (2, 0, 0)
+    # The server did take it: sending it again would have been a duplicate.
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == [
+        "a@example.com",
+        "cut@example.com",
+        "z@example.com",
+    ]
+    cut = delivery_to("cut@example.com")
+    assert (cut.status, cut.lease_owner) == (DeliveryStatus.UNCERTAIN, "")
+    assert "never answered" in cut.error
 
 
 def sending_queries(settings, readers: int) -> list[str]:
