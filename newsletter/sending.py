@@ -22,7 +22,7 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core import mail
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -183,7 +183,7 @@ def send_batch(delivery_ids: list[int], bodies: DigestBodies, result: SendResult
     )
     suppressed = suppression.suppressed_among(d.subscriber.email for d in deliveries)
     upcoming = upcoming_addresses(deliveries, suppressed)
-    with open_transport(bodies) as transport:
+    with commits_without_disk_wait(), open_transport(bodies) as transport:
         for delivery, next_address in zip(deliveries, upcoming, strict=True):
             result.add(send_one(delivery, transport, suppressed, next_address))
     # Anything this worker still holds (a refused handover) goes back to the queue.
@@ -266,15 +266,30 @@ def hand_over(delivery_id: int, message_id: str, answered: int | None = None) ->
     owner = leases.lease_owner()
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and not settings.DAYBRIEF_SEND_SYNC_COMMIT:
-            # COMMIT returns once the record is in the server's WAL buffers, without
-            # waiting for the disk: a worker killed after it cannot lose the record; only
-            # a crash of the database server itself, within ~0.6 s, could (docs/delivery.md).
-            cursor.execute("SET LOCAL synchronous_commit TO off")
         if answered is not None:
             cursor.execute(END_LEASE_SQL, [answered, owner])
         cursor.execute(HAND_OVER_SQL, [now, message_id, delivery_id, owner])
         return cursor.rowcount == 1
+
+
+@contextmanager
+def commits_without_disk_wait() -> Iterator[None]:
+    """On PostgreSQL, while a batch is sent, COMMIT returns once the ledger's record is in
+    the server's WAL buffers, without waiting for the disk: a worker killed after it cannot
+    lose the record; only a crash of the database server itself, within ~0.6 s, could
+    (docs/delivery.md). SQLite already commits so (WAL, synchronous=NORMAL, settings.py)."""
+    if connection.vendor != "postgresql" or settings.DAYBRIEF_SEND_SYNC_COMMIT:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        # The connection outlives the batch (other tasks, CONN_MAX_AGE): leave it as found.
+        # A connection broken mid-batch is closed anyway; its error is the one to see.
+        with suppress(DatabaseError), connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 TABLE = Delivery._meta.db_table
