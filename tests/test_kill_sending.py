@@ -14,6 +14,7 @@ It runs on SQLite with the ORM broker, and on PostgreSQL with the Redis broker w
 suite itself runs there (CI's second run).
 """
 
+import contextlib
 import os
 import secrets
 import signal
@@ -153,15 +154,18 @@ class Site:
         )
 
     def stop_clusters(self) -> None:
+        # Only qcluster itself: it stops its sentinel and workers in order. A SIGTERM to
+        # the whole group interrupts that, and the cluster then hangs until the timeout.
         for cluster in self.clusters:
             if cluster.poll() is None:
-                os.killpg(cluster.pid, signal.SIGTERM)
+                cluster.terminate()
         for cluster in self.clusters:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 cluster.wait(timeout=30)
-            except subprocess.TimeoutExpired:
+            # Whatever of the group is still there (a hung stop, a stray worker) goes too.
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(cluster.pid, signal.SIGKILL)
-                cluster.wait()
+            cluster.wait()
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         if self.database_url:
