@@ -4,6 +4,7 @@ Each helper rejects ambiguous values instead of guessing, so a typo in productio
 fails at start-up rather than silently changing behaviour.
 """
 
+import importlib.util
 import os
 import secrets
 from pathlib import Path
@@ -73,17 +74,21 @@ def email_settings(url: str) -> dict[str, object]:
     """Django email settings from an `EMAIL_URL`.
 
     smtp://user:pass@host:25, smtp+tls://... (STARTTLS), smtps://... (implicit TLS),
-    console://, outbox:// (the readable local outbox under var/outbox).
+    console://, outbox:// (the readable local outbox under var/outbox), or
+    anymail://<esp>?<option>=<value>... (an email provider's API through django-anymail).
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
+    if scheme == "anymail":
+        return anymail_settings(parts.hostname or "", parts.query)
     if scheme == "console":
         return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     if scheme == "outbox":
         return {"EMAIL_BACKEND": "newsletter.outbox.OutboxEmailBackend"}
     if scheme not in {"smtp", "smtp+tls", "smtps"}:
         raise ValueError(
-            f"EMAIL_URL scheme {scheme!r} is not one of smtp, smtp+tls, smtps, console, outbox"
+            f"EMAIL_URL scheme {scheme!r} is not one of "
+            "smtp, smtp+tls, smtps, console, outbox, anymail"
         )
     query = parse_qs(parts.query)
     return {
@@ -96,3 +101,19 @@ def email_settings(url: str) -> dict[str, object]:
         "EMAIL_USE_SSL": scheme == "smtps",
         "EMAIL_TIMEOUT": int(query.get("timeout", ["30"])[0]),
     }
+
+
+def anymail_settings(esp: str, query: str) -> dict[str, object]:
+    """The ESP's django-anymail backend, and each query parameter as its ANYMAIL option:
+    anymail://postmark?server_token=abc gives ANYMAIL["POSTMARK_SERVER_TOKEN"] = "abc".
+
+    Values are percent-decoded only (a "+" in an API key stays a "+").
+    """
+    esp = esp.lower()
+    if not esp.isidentifier() or importlib.util.find_spec(f"anymail.backends.{esp}") is None:
+        raise ValueError(f"EMAIL_URL anymail://{esp} names no django-anymail backend")
+    options: dict[str, str] = {}
+    for pair in filter(None, query.split("&")):
+        key, _, value = pair.partition("=")
+        options[f"{esp.upper()}_{unquote(key).upper()}"] = unquote(value)
+    return {"EMAIL_BACKEND": f"anymail.backends.{esp}.EmailBackend", "ANYMAIL": options}

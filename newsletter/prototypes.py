@@ -7,10 +7,17 @@ stand-in reader, serialise and dot-stuff it once, and swap the stand-in's values
 reader's: microseconds. Whenever the swap cannot be trusted (a value that MIME had to
 encode or split, so it does not appear verbatim) `address` returns None and the caller
 builds the message the slow, ordinary way.
+
+The reader's links themselves are made from `LinkShape`s: the stand-in's link cut around
+its signed token, so each reader's link costs one signature, not a URL reversal (the
+shapes are checked against the real link functions when the prototype is built).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import make_msgid
+from typing import Self
+from urllib.parse import quote
 
 from django.core.mail import EmailMultiAlternatives
 
@@ -30,11 +37,44 @@ class Addressed:
 
 
 @dataclass(frozen=True)
+class LinkShape:
+    """A personal link cut around its signed token: a reader's link is the same text
+    around that reader's token (percent-encoded in mailto: links)."""
+
+    purpose: str
+    before: str
+    after: str
+    quoted: bool
+
+    @classmethod
+    def of(cls, link: str, purpose: str, token: str) -> Self | None:
+        for quoted in (False, True):
+            needle = quote(token) if quoted else token
+            if link.count(needle) == 1:
+                before, _, after = link.partition(needle)
+                return cls(purpose, before, after, quoted)
+        return None
+
+    def link(self, token: str) -> str:
+        return self.before + (quote(token) if self.quoted else token) + self.after
+
+
+# Each personal link in a digest, and the purpose of the token it carries.
+PERSONAL_LINKS: tuple[tuple[Callable[[Subscriber], str], str], ...] = (
+    (tokens.unsubscribe_url, tokens.UNSUBSCRIBE),
+    (tokens.unsubscribe_mailto, tokens.UNSUBSCRIBE),
+    (emails.preferences_url, tokens.PREFERENCES),
+)
+
+
+@dataclass(frozen=True)
 class MessagePrototype:
     stuffed: bytes
     stand_in_values: tuple[bytes, ...]
     # How often each stand-in value occurs (a check for tests and debugging).
     counts: tuple[int, ...]
+    shapes: tuple[LinkShape | None, ...]
+    domain: str
 
     @classmethod
     def build(cls, email: RenderedEmail) -> "MessagePrototype | None":
@@ -48,40 +88,67 @@ class MessagePrototype:
         stand_in = Subscriber(pk=STAND_IN_PK, email=STAND_IN_ADDRESS)
         message = emails.digest_message(email, stand_in)
         data = normalise_line_ends(message.message().as_bytes(linesep="\r\n"))
-        values = reader_values(stand_in, message.extra_headers["Message-ID"])
+        message_id = message.extra_headers["Message-ID"]
+        links = [make(stand_in) for make, _ in PERSONAL_LINKS]
+        shapes = link_shapes(links)
+        values = reader_values(stand_in, message_id, links)
         counts = tuple(data.count(value) for value in values)
         # The unsubscribe link, To and Message-ID are always there; the others may not be.
-        if min(counts[0], counts[2], counts[3]) < 1 or mentions_stand_in(data, values):
+        if min(counts[0], counts[3], counts[4]) < 1 or mentions_stand_in(data, values):
             return None
-        return cls(smtp.dot_stuff(data), values, counts)
+        # The shapes must give back exactly what the real link functions gave.
+        if shapes is None or shaped_links(shapes, stand_in.pk) != links:
+            return None
+        return cls(smtp.dot_stuff(data), values, counts, shapes, emails.sender_domain())
 
     def address(self, subscriber: Subscriber) -> Addressed | None:
         """The message for `subscriber`, dot-stuffed, or None to build it the slow way."""
         if not subscriber.email.isascii():
             return None
-        message_id = make_msgid(domain=emails.sender_domain())
+        message_id = make_msgid(domain=self.domain)
+        links = shaped_links(self.shapes, subscriber.pk)
         data = self.stuffed
         for old, new in zip(
-            self.stand_in_values, reader_values(subscriber, message_id), strict=True
+            self.stand_in_values, reader_values(subscriber, message_id, links), strict=True
         ):
             if old:
                 data = data.replace(old, new)
         return Addressed(data, message_id)
 
 
-def reader_values(subscriber: Subscriber, message_id: str) -> tuple[bytes, ...]:
-    """Everything in a digest message that belongs to one reader ("" when unused)."""
-    values = [
-        tokens.unsubscribe_url(subscriber),
-        tokens.unsubscribe_mailto(subscriber),
-        f"To: {subscriber.email}\r\n",
-        f"Message-ID: {message_id}\r\n",
-    ]
-    # The preferences link arrives with the email work (issue 6); the guard in `build`
-    # keeps us on the slow path if a personal value is ever missing from this list.
-    preferences_url = getattr(emails, "preferences_url", None)
-    if preferences_url is not None:
-        values.append(preferences_url(subscriber))
+def link_shapes(links: list[str]) -> tuple[LinkShape | None, ...] | None:
+    """The stand-in's links cut around its tokens ("" links have no shape); None when a
+    link does not hold a fresh stand-in token exactly once (a second ticked meanwhile)."""
+    stand_in_tokens = {
+        purpose: tokens.make_token(purpose, STAND_IN_PK) for _, purpose in PERSONAL_LINKS
+    }
+    shapes: list[LinkShape | None] = []
+    for link, (_, purpose) in zip(links, PERSONAL_LINKS, strict=True):
+        shape = LinkShape.of(link, purpose, stand_in_tokens[purpose]) if link else None
+        if link and shape is None:
+            return None
+        shapes.append(shape)
+    return tuple(shapes)
+
+
+def shaped_links(shapes: tuple[LinkShape | None, ...], subscriber_id: int) -> list[str]:
+    """The reader's links, signing each purpose's token once."""
+    signed: dict[str, str] = {}
+    links = []
+    for shape in shapes:
+        if shape is None:
+            links.append("")
+            continue
+        if shape.purpose not in signed:
+            signed[shape.purpose] = tokens.make_token(shape.purpose, subscriber_id)
+        links.append(shape.link(signed[shape.purpose]))
+    return links
+
+
+def reader_values(subscriber: Subscriber, message_id: str, links: list[str]) -> tuple[bytes, ...]:
+    """Everything in a digest message that belongs to one reader ("" when unused):
+    the links of PERSONAL_LINKS, then the To and Message-ID headers."""
+    values = [*links, f"To: {subscriber.email}\r\n", f"Message-ID: {message_id}\r\n"]
     return tuple(value.encode() for value in values)
 
 

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.syndication",
     "django_q",
+    "anymail",
     "topics",
     "newsletter",
 ]
@@ -144,7 +145,13 @@ OUTBOX_DIR = VAR_DIR / "outbox"
 _email_url = env_str("EMAIL_URL")
 if not _email_url and env_str("EMAIL_HOST"):
     _email_url = f"smtp://{env_str('EMAIL_HOST')}:{env_int('EMAIL_PORT', 25)}"
-globals().update(email_settings(_email_url or "outbox://"))
+_email = email_settings(_email_url or "outbox://")
+# django-anymail: provider options from EMAIL_URL=anymail://<esp>?..., and the
+# "user:password" the provider's tracking webhooks must present (newsletter/webhooks.py).
+ANYMAIL = _email.pop("ANYMAIL", None) or {}
+if env_str("ANYMAIL_WEBHOOK_SECRET"):
+    ANYMAIL["WEBHOOK_SECRET"] = env_str("ANYMAIL_WEBHOOK_SECRET")
+globals().update(_email)
 # Where mailto: unsubscribes go (RFC 2369); empty leaves the header https-only.
 UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")
 POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daybrief, 1 Example Street, Example City")
@@ -153,6 +160,9 @@ POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daybrief, 1 Example Street, Example 
 # How long a worker holds claimed deliveries before others may take them over.
 DAYBRIEF_LEASE_SECONDS = env_int("DAYBRIEF_LEASE_SECONDS", 300)
 DAYBRIEF_SEND_BATCH = env_int("DAYBRIEF_SEND_BATCH", 200)
+# On PostgreSQL, wait for the disk at each "sent" record: safe even if the database
+# server itself crashes mid-send, but a message then costs a disk flush (docs/delivery.md).
+DAYBRIEF_SEND_SYNC_COMMIT = env_bool("DAYBRIEF_SEND_SYNC_COMMIT", False)
 # Messages per second for all workers together, and per recipient domain
 # ("gmail.com=20,outlook.com=10"); 0 or absent means no limit.
 DAYBRIEF_SEND_RATE = env_int("DAYBRIEF_SEND_RATE", 0)

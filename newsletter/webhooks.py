@@ -5,6 +5,9 @@ Anymail turns each provider's webhook into a `tracking` signal. We store the eve
 a django-q2 task then applies it: hard bounces and complaints suppress the address, soft
 bounces do after DAYBRIEF_SOFT_BOUNCE_LIMIT of them, and a digest whose complaint rate passes
 0.1% or bounce rate 5% pauses itself and tells the editors.
+
+Anymail's own views (mounted under /anymail/ in newsletter/urls.py) receive the POSTs and
+check the ANYMAIL WEBHOOK_SECRET; nothing here parses a provider's format.
 """
 
 import hashlib
@@ -44,6 +47,8 @@ def record_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     if event.event_type not in KINDS:
         return
     event_type, bounce_kind = KINDS[event.event_type]
+    if reported_soft(event):
+        bounce_kind = SOFT
     event_id = event.event_id or fallback_id(esp_name, event)
     try:
         with transaction.atomic():
@@ -58,6 +63,13 @@ def record_event(sender: Any, event: Any, esp_name: str, **kwargs: Any) -> None:
     except IntegrityError:
         return  # Seen before: the provider is retrying.
     transaction.on_commit(lambda: async_task("newsletter.webhooks.process_event", stored.pk))
+
+
+def reported_soft(event: Any) -> bool:
+    # Postmark reports a soft bounce (mailbox full, out of office...) as "bounced", like
+    # a hard one; only its own Type field tells them apart.
+    raw = event.esp_event
+    return isinstance(raw, dict) and raw.get("Type") == "SoftBounce"
 
 
 def fallback_id(esp_name: str, event: Any) -> str:

@@ -44,6 +44,17 @@ class CollectingHandler:
     reject: dict[str, str] = field(default_factory=dict)
     messages: list[ReceivedMessage] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Offer PIPELINING (RFC 2920) as Postfix and most providers do; aiosmtpd handles
+    # pipelined commands but does not announce them.
+    pipelining: bool = False
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:
+            return [responses[0], "250-PIPELINING", *responses[1:]]
+        return responses
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -85,10 +96,12 @@ class LocalSMTPServer:
 
 @contextmanager
 def running_smtp_server(
-    reject: dict[str, str] | None = None, handler: CollectingHandler | None = None
+    reject: dict[str, str] | None = None,
+    handler: CollectingHandler | None = None,
+    pipelining: bool = False,
 ) -> Iterator[LocalSMTPServer]:
     """An SMTP server on 127.0.0.1 and a port the OS picks, stopped on exit."""
-    handler = handler or CollectingHandler(reject=dict(reject or {}))
+    handler = handler or CollectingHandler(reject=dict(reject or {}), pipelining=pipelining)
     controller = _EphemeralPortController(handler, hostname=HOST, port=0)
     controller.start()
     try:

@@ -18,6 +18,7 @@ SAFE = {
     "POSTAL_ADDRESS": "Daybrief Ltd, 5 Real Road, Leeds LS1 1AA",
     "SITE_URL": "https://news.example.org",
     "Q_CLUSTER": {"name": "daybrief", "workers": 4, "redis": "redis://127.0.0.1:6379/0"},
+    "ANYMAIL": {"WEBHOOK_SECRET": "postmark:a-long-random-secret"},
 }
 
 
@@ -67,11 +68,11 @@ class ProductionCheckTests(SimpleTestCase):
     def test_the_orm_broker_on_postgresql_is_fine(self) -> None:
         self.assertEqual(checks.check_orm_broker(), [])
 
-    def test_anymail_without_a_webhook_secret_is_w004(self) -> None:
-        with mock.patch.object(checks.apps, "is_installed", return_value=True):
-            self.assertEqual(ids(checks.check_webhook_secret()), ["daybrief.W004"])
-            with self.settings(ANYMAIL={"WEBHOOK_SECRET": "user:" + secrets.token_hex(8)}):
-                self.assertEqual(checks.check_webhook_secret(), [])
+    @override_settings(ANYMAIL={})
+    def test_webhooks_without_a_secret_are_w004(self) -> None:
+        self.assertEqual(ids(checks.check_webhook_secret()), ["daybrief.W004"])
+        with self.settings(ANYMAIL={"WEBHOOK_SECRET": "user:" + secrets.token_hex(8)}):
+            self.assertEqual(checks.check_webhook_secret(), [])
 
     @override_settings(POSTAL_ADDRESS="")
     def test_a_missing_postal_address_is_w005(self) -> None:
@@ -126,6 +127,7 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://redis.invalid:6379/0",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.invalid:587",
     "POSTAL_ADDRESS": "Daybrief Ltd, 5 Real Road, Leeds LS1 1AA",
+    "ANYMAIL_WEBHOOK_SECRET": "postmark:" + secrets.token_urlsafe(20),
 }
 
 
@@ -137,9 +139,24 @@ class DeployCheckTests(SimpleTestCase):
 
     def test_check_deploy_names_what_a_bare_production_env_lacks(self) -> None:
         env = {**PRODUCTION_ENV, "DATABASE_URL": "sqlite:////tmp/daybrief-check.sqlite3"}
-        for name in ("REDIS_URL", "EMAIL_URL", "POSTAL_ADDRESS"):
+        for name in ("REDIS_URL", "EMAIL_URL", "POSTAL_ADDRESS", "ANYMAIL_WEBHOOK_SECRET"):
             env.pop(name)
         env["DAYBRIEF_VAR_DIR"] = "/tmp/daybrief-check-var"
         result = manage("check", "--deploy", **env)
-        for check_id in ("daybrief.W001", "daybrief.W002", "daybrief.W003", "daybrief.W005"):
-            self.assertIn(check_id, result.stderr + result.stdout)
+        for check_id in ("W001", "W002", "W003", "W004", "W005"):
+            self.assertIn(f"daybrief.{check_id}", result.stderr + result.stdout)
+
+    def test_an_email_provider_chosen_by_url_is_configured_and_passes(self) -> None:
+        env = {**PRODUCTION_ENV, "EMAIL_URL": "anymail://postmark?server_token=abc%2B1"}
+        code = (
+            "from django.conf import settings as s; print(s.EMAIL_BACKEND, "
+            "s.ANYMAIL['POSTMARK_SERVER_TOKEN'], s.ANYMAIL['WEBHOOK_SECRET'])"
+        )
+        result = manage("shell", "-c", code, **env)
+        self.assertEqual(
+            result.stdout.split()[-3:],
+            ["anymail.backends.postmark.EmailBackend", "abc+1", env["ANYMAIL_WEBHOOK_SECRET"]],
+            result.stderr,
+        )
+        result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)

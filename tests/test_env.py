@@ -59,3 +59,16 @@ def test_email_urls_become_django_settings():
     assert email_settings("outbox://")["EMAIL_BACKEND"] == "newsletter.outbox.OutboxEmailBackend"
     with pytest.raises(ValueError, match="scheme"):
         email_settings("carrier-pigeon://loft")
+
+
+def test_an_anymail_url_picks_the_providers_backend_and_its_options():
+    mailgun = email_settings("anymail://mailgun?api_key=key%2Fx+y&sender_domain=mg.example.org")
+    assert mailgun == {
+        "EMAIL_BACKEND": "anymail.backends.mailgun.EmailBackend",
+        # Percent-decoded only: API keys may contain a literal "+".
+        "ANYMAIL": {"MAILGUN_API_KEY": "key/x+y", "MAILGUN_SENDER_DOMAIN": "mg.example.org"},
+    }
+    with pytest.raises(ValueError, match="no django-anymail backend"):
+        email_settings("anymail://carrier_pigeon")
+    with pytest.raises(ValueError, match="no django-anymail backend"):
+        email_settings("anymail://")

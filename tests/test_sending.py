@@ -6,6 +6,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from newsletter import emails, leases, sending, suppression, tokens
 from newsletter.digests import build_digest
@@ -20,7 +22,7 @@ from newsletter.models import (
 )
 from newsletter.sending import send_digest
 from tests.factories import make_article, make_subscriber, make_topic
-from tests.smtpserver import running_smtp_server, use_smtp_server
+from tests.smtpserver import CollectingHandler, running_smtp_server, use_smtp_server
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 DAY = NOW.date()
@@ -85,6 +87,23 @@ def test_sending_delivers_one_message_per_recipient_and_records_it():
     assert alice.message_id == to_alice.extra_headers["Message-ID"]
     digest.refresh_from_db()
     assert (digest.status, digest.sent_at) == (DigestStatus.SENT, NOW)
+
+
+def test_sending_through_an_anymail_backend_records_the_providers_message_ids(settings):
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    digest = built_digest("alice@example.com", "bob@example.com")
+    assert send_digest(digest.pk).sent == 2
+    for message in mail.outbox:
+        delivery = delivery_to(message.to[0])
+        assert delivery.status == DeliveryStatus.SENT
+        # The provider's id (anymail's test backend numbers its outbox), which its
+        # bounce and complaint webhooks will quote, not our Message-ID header.
+        assert delivery.message_id == str(message.anymail_status.message_id)
+        assert delivery.message_id != message.extra_headers["Message-ID"]
+    assert sorted(delivery_to(a).message_id for a in ("alice@example.com", "bob@example.com")) == [
+        "0",
+        "1",
+    ]
 
 
 def test_sending_twice_sends_each_recipient_exactly_one_message():
@@ -253,6 +272,124 @@ def test_digest_arrives_intact_through_a_real_smtp_server(settings):
     assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
     assert "No such user" in delivery_to("bounce@example.com").error
     assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
+def test_with_pipelining_each_envelope_rides_with_the_previous_dot(settings):
+    digest = built_digest(*(f"{name}@example.com" for name in ("a", "bounce", "b", "later", "c")))
+    reject = {"bounce@example.com": "550 5.1.1 No such user", "later@example.com": "451 Later"}
+    packets: list[bytes] = []
+    real_send = smtplib.SMTP.send
+
+    def send(client, data):
+        packets.append(data if isinstance(data, bytes) else data.encode())
+        return real_send(client, data)
+
+    with (
+        running_smtp_server(reject=reject, pipelining=True) as server,
+        mock.patch.object(smtplib.SMTP, "send", send),
+    ):
+        use_smtp_server(settings, server)
+        result = send_digest(digest.pk)
+    assert (result.sent, result.failed, result.deferred) == (3, 1, 1)
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]
+    assert [m.message["To"] for m in server.messages] == [m.rcpt_tos[0] for m in server.messages]
+    # a's final dot carries bounce's envelope and b's carries later's; after a refused
+    # envelope the next one goes on its own, and the last dot carries none.
+    riding = [p for p in packets if p.startswith(b".\r\nMAIL FROM:")]
+    assert [p.split(b"RCPT TO:<")[1].split(b">")[0] for p in riding] == [
+        b"bounce@example.com",
+        b"later@example.com",
+    ]
+    assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
+    assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
+class HangsUpAfterTheDot(CollectingHandler):
+    """Takes one reader's message, then drops the connection without answering: a crash
+    or a network cut at the worst moment."""
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        if envelope.rcpt_tos == ["cut@example.com"]:
+            server.transport.close()
+        return answer
+
+
+def test_a_message_whose_answer_never_comes_is_uncertain_and_not_sent_again(settings):
+    digest = built_digest("a@example.com", "cut@example.com", "z@example.com")
+    with running_smtp_server(handler=HangsUpAfterTheDot(pipelining=True)) as server:
+        use_smtp_server(settings, server)
+        first, second = send_digest(digest.pk), send_digest(digest.pk)
+    assert (first.sent, first.deferred, second.sent) == (2, 0, 0)
+    # The server did take it: sending it again would have been a duplicate.
+    assert sorted(m.rcpt_tos[0] for m in server.messages) == [
+        "a@example.com",
+        "cut@example.com",
+        "z@example.com",
+    ]
+    cut = delivery_to("cut@example.com")
+    assert (cut.status, cut.lease_owner) == (DeliveryStatus.UNCERTAIN, "")
+    assert "never answered" in cut.error
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_on_postgresql_a_batch_commits_without_waiting_for_the_disk_then_resets(
+    settings, monkeypatch
+):
+    digest = built_digest("alice@example.com", "bob@example.com")
+    seen: list[str] = []
+
+    def show() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    def watched(*args):
+        seen.append(show())
+        return real_hand_over(*args)
+
+    real_hand_over = sending.hand_over
+    monkeypatch.setattr(sending, "hand_over", watched)
+    with running_smtp_server() as server:
+        use_smtp_server(settings, server)
+        assert send_digest(digest.pk).sent == 2
+    assert seen == ["off", "off"]
+    assert show() == "on"
+    settings.DAYBRIEF_SEND_SYNC_COMMIT = True
+    seen.clear()
+    Delivery.objects.update(status=DeliveryStatus.PENDING)
+    digest.status = DigestStatus.SENDING
+    digest.save()
+    with running_smtp_server() as server:
+        use_smtp_server(settings, server)
+        assert send_digest(digest.pk).sent == 2
+    assert seen == ["on", "on"]
+
+
+def sending_queries(settings, readers: int) -> list[str]:
+    """The SQL that sending a fresh digest to `readers` readers runs over SMTP."""
+    Delivery.objects.all().delete()
+    Subscriber.objects.all().delete()
+    digest = built_digest(*(f"r{n}@example.com" for n in range(readers)))
+    with running_smtp_server() as server, CaptureQueriesContext(connection) as queries:
+        use_smtp_server(settings, server)
+        assert send_digest(digest.pk).sent == readers
+    digest.delete()
+    return [query["sql"] for query in queries.captured_queries]
+
+
+def test_each_message_costs_the_same_few_queries_and_no_reader_is_loaded_alone(settings):
+    three, six = sending_queries(settings, 3), sending_queries(settings, 6)
+    # The ledger's record, ending the previous lease in the same transaction (the test's
+    # own transaction makes that a savepoint and its release).
+    assert (len(six) - len(three)) / 3 == 4
+    # Readers are read a batch at a time: nothing is selected per message.
+    selects = [sum(sql.startswith("SELECT") for sql in run) for run in (three, six)]
+    assert selects[0] == selects[1]
 
 
 def test_a_suppressed_address_gets_nothing_and_the_ledger_says_why():

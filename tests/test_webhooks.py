@@ -1,3 +1,6 @@
+import base64
+import json
+
 import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
 from django.contrib.auth.models import User
@@ -84,3 +87,86 @@ def test_bounces_under_five_percent_leave_the_digest_running():
     # 1 in 40 is 2.5%.
     assert digest.status == DigestStatus.SENDING
     assert webhooks.digest_rates(digest.pk) == (0.0, 1 / 40)
+
+
+# --- Real provider POSTs to the mounted anymail views -----------------------------------
+
+SECRET = "postmark:" + "s3cr3t-" * 3
+POSTMARK_URL = "/anymail/postmark/tracking/"
+
+
+def postmark_event(record_type: str, bounce_type: str, email: str, message_id: str) -> dict:
+    """A webhook body as Postmark sends it (developer docs, "Bounce webhook")."""
+    return {
+        "RecordType": record_type,
+        "ID": 4323372036854775807,
+        "Type": bounce_type,
+        "TypeCode": 1 if bounce_type == "HardBounce" else 512,
+        "MessageID": message_id,
+        "MessageStream": "outbound",
+        "Description": "The server was unable to deliver your message.",
+        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Email": email,
+        "From": "digest@news.example.org",
+        "BouncedAt": "2026-11-26T07:03:54.9070259Z",
+        "Inactive": True,
+        "Subject": "Daybrief",
+        "Metadata": {},
+    }
+
+
+def basic_auth(secret: str) -> str:
+    return "Basic " + base64.b64encode(secret.encode()).decode()
+
+
+def post_to_postmark(client, body: dict, secret: str):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(
+            POSTMARK_URL,
+            data=json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=basic_auth(secret),
+        )
+
+
+@pytest.fixture
+def webhook_secret(settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
+
+
+def test_a_postmark_hard_bounce_for_a_sent_digest_suppresses_the_reader(client, webhook_secret):
+    digest = sent_digest(readers=1)
+    body = postmark_event("Bounce", "HardBounce", "r0@example.com", "<m0@daybrief>")
+    response = post_to_postmark(client, body, SECRET)
+    assert response.status_code == 200
+    assert suppression.is_suppressed("r0@example.com")
+    event = WebhookEvent.objects.get()
+    assert (event.esp, event.event_id, event.bounce_kind) == ("Postmark", str(body["ID"]), "hard")
+    assert event.delivery.digest == digest
+    # The provider retries the same event: stored once.
+    assert post_to_postmark(client, body, SECRET).status_code == 200
+    assert WebhookEvent.objects.count() == 1
+
+
+def test_a_postmark_spam_complaint_suppresses_the_reader(client, webhook_secret):
+    body = postmark_event("SpamComplaint", "SpamComplaint", "angry@example.com", "x-1")
+    assert post_to_postmark(client, body, SECRET).status_code == 200
+    assert suppression.is_suppressed("angry@example.com")
+
+
+def test_a_postmark_soft_bounce_counts_towards_the_limit_instead_of_suppressing(
+    client, webhook_secret
+):
+    body = postmark_event("Bounce", "SoftBounce", "full@example.com", "x-2")
+    assert post_to_postmark(client, body, SECRET).status_code == 200
+    assert WebhookEvent.objects.get().bounce_kind == "soft"
+    assert not suppression.is_suppressed("full@example.com")
+
+
+def test_a_webhook_with_the_wrong_secret_or_none_is_refused(client, webhook_secret):
+    body = postmark_event("Bounce", "HardBounce", "reader@example.com", "x-3")
+    assert post_to_postmark(client, body, "postmark:guessed").status_code == 400
+    response = client.post(POSTMARK_URL, data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+    assert not suppression.is_suppressed("reader@example.com")
