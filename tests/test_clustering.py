@@ -16,6 +16,7 @@ from topics.clustering import (
     plan_in_batches,
     plan_placement,
     publication_hours,
+    time_faded,
 )
 from topics.models import Article, Source, Topic
 from topics.vectorize import vectorize
@@ -324,6 +325,30 @@ def test_placement_joins_a_group_to_the_existing_topic_it_resembles() -> None:
     docs = ["fed raises rates inflation", "fed rates inflation powell", "starship launch texas"]
     vectors = vectorize(docs, [""] * 3)
     plan = plan_placement(vectors, np.zeros(3), [7, None, None], [False, True, True])
+    assert plan.joins == {7: [1]}
+    assert plan.groups == [[2]]
+
+
+def test_a_loose_match_a_day_apart_fades_but_a_close_follow_up_does_not() -> None:
+    similarity = np.array([0.15, 0.15, 0.45, 0.45])
+    faded = time_faded(similarity, np.array([2.0, 30.0, 2.0, 30.0]))
+    # Within hours nothing fades; a day later only the close follow-up keeps most of its weight.
+    assert list(faded[[0, 2]]) == [0.15, 0.45]
+    assert faded[1] < 0.01
+    assert faded[3] > 0.3
+
+
+def test_a_follow_up_a_day_later_joins_its_story_and_a_loose_match_does_not() -> None:
+    titles = [
+        "Sable River hits record low at Ashby, halting grain barges",
+        "Waterways agency to dredge the Sable River at Ashby as barges stay halted",
+        "Wheat prices climb as heat slows river traffic in Europe",
+    ]
+    vectors = vectorize(titles, [""] * 3)
+    # The loose match would join the topic if it were published alongside it.
+    assert plan_placement(vectors, np.zeros(3), [7, None, None], [False, False, True]).joins
+    hours = np.array([0.0, 30.0, 60.0])
+    plan = plan_placement(vectors, hours, [7, None, None], [False, True, True])
     assert plan.joins == {7: [1]}
     assert plan.groups == [[2]]
 

@@ -25,9 +25,15 @@ from topics.vectorize import vectorize
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
 MERGE_THRESHOLD = 0.13
-# Similarity fades for articles published further apart than the grace period.
-TIME_GRACE_HOURS = 12.0
-TIME_DECAY_HOURS = 48.0
+# Similarity fades for articles published further apart than the grace period: most stories
+# are covered within hours, and a saga's next event days later is a new story.
+TIME_GRACE_HOURS = 8.0
+TIME_DECAY_HOURS = 6.0
+# A follow-up days later that repeats the story's names and facts this closely is the same
+# story (a trial over three days, a drought with daily reports): it fades only mildly.
+FOLLOW_UP_SIMILARITY = 0.25
+FOLLOW_UP_GRACE_HOURS = 12.0
+FOLLOW_UP_DECAY_HOURS = 48.0
 # How far off a date-only publication time may be (see publication_hours).
 DATE_ONLY_SLACK_HOURS = 24.0
 # At most this many new articles are placed at once (see plan_in_batches).
@@ -111,7 +117,7 @@ def merge_young_topics(
     )
     topic_of = [current.get(a.pk) for a in articles]
     mergeable = _mergeable_topics(now, articles[0].published_at if articles else now)
-    merges = plan_merges(vectors, hours, topic_of, mergeable, MERGE_PASS_THRESHOLD, time_factor)
+    merges = plan_merges(vectors, hours, topic_of, mergeable, MERGE_PASS_THRESHOLD, time_faded)
     merged = 0
     with transaction.atomic():
         for survivor, others in merges:
@@ -201,16 +207,24 @@ def plan_placement(
     if slack is not None and slack.any():
         slack = slack.astype(np.float32)
         gaps = np.maximum(gaps - np.maximum(slack[new_idx, None], slack[None, :]), 0.0)
-    similarity *= time_factor(gaps)
+    similarity = time_faded(similarity, gaps)
     merger = _Merger(similarity, new_idx, topic_of, topic_ids)
     merger.run(MERGE_THRESHOLD if threshold is None else threshold)
     return merger.plan()
 
 
-def time_factor(gap_hours: np.ndarray) -> np.ndarray:
-    """Discount similarity between articles far apart in time: most stories run a day or two."""
+def time_faded(similarity: np.ndarray, gap_hours: np.ndarray) -> np.ndarray:
+    """Discount similarity between articles far apart in time, unless it is a close follow-up.
+
+    Same-shaped arrays; the result is a new array of the similarities after the fade.
+    """
     late = np.maximum(gap_hours - TIME_GRACE_HOURS, 0.0)
-    return np.exp(-late / TIME_DECAY_HOURS)
+    fade = np.exp(-late / TIME_DECAY_HOURS)
+    follow_up = similarity >= FOLLOW_UP_SIMILARITY
+    if follow_up.any():
+        late_ok = np.maximum(gap_hours[follow_up] - FOLLOW_UP_GRACE_HOURS, 0.0)
+        fade[follow_up] = np.maximum(fade[follow_up], np.exp(-late_ok / FOLLOW_UP_DECAY_HOURS))
+    return similarity * fade
 
 
 class _Merger:

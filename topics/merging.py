@@ -8,6 +8,7 @@ articles stay and the others' articles move in, so the surviving topic keeps its
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import numpy as np
 from scipy import sparse
@@ -25,7 +26,7 @@ def plan_merges(
     topic_of: list[int | None],
     mergeable: set[int],
     threshold: float,
-    time_factor: "np.ufunc | object",
+    time_faded: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> list[tuple[int, list[int]]]:
     """Which mergeable topics become one: (surviving topic, topics merged into it) pairs.
 
@@ -47,8 +48,9 @@ def plan_merges(
     sizes = np.asarray(membership.sum(axis=1), dtype=np.float64).ravel()
     mean_hours = (membership @ hours) / sizes
     pair_sums = (sums @ sums.T).toarray()
-    pair_sums *= time_factor(np.abs(mean_hours[:, None] - mean_hours[None, :]))  # type: ignore[operator]
     means = pair_sums / np.outer(sizes, sizes)
+    means = time_faded(means, np.abs(mean_hours[:, None] - mean_hours[None, :]))
+    pair_sums = means * np.outer(sizes, sizes)
     np.fill_diagonal(means, -np.inf)
     # Average link only ever merges groups one of whose parts had a partner above threshold.
     keep = np.flatnonzero(means.max(axis=1) >= threshold)
