@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
 from scipy import sparse
 
+from topics.duplicates import near_duplicate_links
 from topics.merging import MERGE_PASS_THRESHOLD, MERGE_YOUNG_HOURS, plan_merges
 from topics.models import Article, Topic, new_cluster_id
 from topics.pagecache import pages_changed
@@ -209,6 +210,8 @@ def plan_placement(
         gaps = np.maximum(gaps - np.maximum(slack[new_idx, None], slack[None, :]), 0.0)
     similarity = time_faded(similarity, gaps)
     merger = _Merger(similarity, new_idx, topic_of, topic_ids)
+    takes_members = np.array([t is not None for t in topic_of]) | np.asarray(is_new)
+    merger.collapse(near_duplicate_links(similarity, new_idx, takes_members))
     merger.run(MERGE_THRESHOLD if threshold is None else threshold)
     return merger.plan()
 
@@ -245,12 +248,15 @@ class _Merger:
         self.new_idx, self.topic_ids = [int(i) for i in new_idx], topic_ids
         self.members: list[list[int]] = [[i] for i in range(m)]
         self.joined_to: list[int | None] = [None] * m
+        self.merged_into: list[int | None] = [None] * m
+        self.column_of_item = {int(i): row for row, i in enumerate(new_idx)}
         self.sizes = np.ones(m + k, dtype=np.float64)
         sums = np.zeros((m, m + k), dtype=np.float64)
         sums[:, :m] = similarity[:, new_idx]
         if k:
             column = {t: j for j, t in enumerate(topic_ids)}
             pairs = [(i, column[t]) for i, t in enumerate(topic_of) if t in column]
+            self.column_of_item.update((i, m + j) for i, j in pairs)
             rows, cols = zip(*pairs, strict=True)
             indicator = sparse.csr_matrix(
                 (np.ones(len(pairs)), (rows, cols)), shape=(similarity.shape[1], k)
@@ -275,6 +281,25 @@ class _Merger:
         self.best_col[row] = int(np.argmax(means))
         self.best[row] = means[self.best_col[row]]
 
+    def collapse(self, links: list[tuple[int, int]]) -> None:
+        """Join near-duplicates (row, window item) before anything else."""
+        m = len(self.alive)
+        for row, item in links:
+            a, b = sorted((self._owner(row), self._owner(self.column_of_item[item])))
+            if a == b or a >= m:
+                continue  # already together, or both in existing topics, which never merge
+            if b < m:
+                self._merge_new(a, b)
+            else:
+                self._join_topic(a, b)
+
+    def _owner(self, col: int) -> int:
+        """The column that stands for `col`'s group now: itself, its new group or its topic."""
+        while col < len(self.alive) and not self.alive[col]:
+            moved = self.joined_to[col]
+            col = moved if moved is not None else self.merged_into[col]  # type: ignore[assignment]
+        return col
+
     def run(self, threshold: float) -> None:
         m = len(self.alive)
         while m and self.best.max() >= threshold:
@@ -290,6 +315,7 @@ class _Merger:
         self.sums[:, keep] += self.sums[:, gone]
         self.sizes[keep] += self.sizes[gone]
         self.members[keep] += self.members[gone]
+        self.merged_into[gone] = keep
         self._retire(gone)
         self._after_column_change([keep, gone], keep)
         self._refresh_row(keep)  # the grown group's own similarities all changed
