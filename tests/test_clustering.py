@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.test import TestCase
+from scipy import sparse
+from sklearn.preprocessing import normalize
 
 from tests.factories import make_article, make_source, make_topic
 from topics.clustering import (
@@ -405,3 +407,33 @@ def test_basil_replayed_day_by_day_clusters_with_bcubed_f1_of_at_least_095(share
     if not path.exists():
         pytest.skip("basil.jsonl is not present")
     assert replay(path) >= 0.95
+
+
+def _two_tight_stories_on_one_subject() -> sparse.csr_matrix:
+    """Six articles: two stories of three that share a subject (cosine 0.19 across, 0.95 within)."""
+    rows = np.zeros((6, 9))
+    rows[:, 0] = 0.5  # the shared subject
+    rows[:3, 1] = rows[3:, 2] = 1.0  # each story's own event
+    rows[np.arange(6), np.arange(3, 9)] = 0.25  # each article's own wording
+    return sparse.csr_matrix(normalize(rows))
+
+
+def test_two_tight_stories_on_one_subject_stay_apart_though_similar_on_average() -> None:
+    vectors = _two_tight_stories_on_one_subject()
+    assert plan_placement(vectors, np.zeros(6), [None] * 6, [True] * 6).groups == [
+        [0, 1, 2],
+        [3, 4, 5],
+    ]
+    # The same holds when one story is already a topic.
+    plan = plan_placement(
+        vectors, np.zeros(6), [7, 7, 7, None, None, None], [False] * 3 + [True] * 3
+    )
+    assert (plan.joins, plan.groups) == ({}, [[3, 4, 5]])
+
+
+def test_a_single_article_still_joins_a_tight_story_it_resembles() -> None:
+    vectors = _two_tight_stories_on_one_subject()[[0, 1, 2, 3]]
+    plan = plan_placement(vectors, np.zeros(4), [7, 7, 7, None], [False] * 3 + [True])
+    # Its mean similarity (0.2) is far below the story's own (0.95), but one article has no
+    # cohesion of its own to compare, so the plain threshold decides.
+    assert plan.joins == {7: [3]}

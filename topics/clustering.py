@@ -37,6 +37,9 @@ FOLLOW_UP_GRACE_HOURS = 12.0
 FOLLOW_UP_DECAY_HOURS = 48.0
 # How far off a date-only publication time may be (see publication_hours).
 DATE_ONLY_SLACK_HOURS = 24.0
+# Two groups of several articles each merge only if their mean similarity is at least this share
+# of the looser group's own mean: two tight stories that share a subject stay apart.
+GROUP_SEPARATION = 0.7
 # At most this many new articles are placed at once (see plan_in_batches).
 BATCH_SIZE = 1000
 
@@ -209,7 +212,8 @@ def plan_placement(
         slack = slack.astype(np.float32)
         gaps = np.maximum(gaps - np.maximum(slack[new_idx, None], slack[None, :]), 0.0)
     similarity = time_faded(similarity, gaps)
-    merger = _Merger(similarity, new_idx, topic_of, topic_ids)
+    inner = _topic_inner_sums(vectors, topic_of, topic_ids)
+    merger = _Merger(similarity, new_idx, topic_of, topic_ids, inner)
     takes_members = np.array([t is not None for t in topic_of]) | np.asarray(is_new)
     merger.collapse(near_duplicate_links(similarity, new_idx, takes_members))
     merger.run(MERGE_THRESHOLD if threshold is None else threshold)
@@ -243,6 +247,7 @@ class _Merger:
         new_idx: np.ndarray,
         topic_of: list[int | None],
         topic_ids: list[int],
+        topic_inner: np.ndarray,
     ) -> None:
         m, k = len(new_idx), len(topic_ids)
         self.new_idx, self.topic_ids = [int(i) for i in new_idx], topic_ids
@@ -264,6 +269,7 @@ class _Merger:
             self.sizes[m:] = np.asarray(indicator.sum(axis=0)).ravel()
             sums[:, m:] = (indicator.T @ similarity.T).T
         self.sums = sums
+        self.inner = np.concatenate([np.zeros(m), topic_inner])
         self.alive = np.ones(m, dtype=bool)
         self.best = np.full(m, -np.inf)
         self.best_col = np.zeros(m, dtype=np.int64)
@@ -274,7 +280,15 @@ class _Merger:
         means = self.sums[row] / (self.sizes[row] * self.sizes)
         means[row] = -np.inf
         means[: len(self.alive)][~self.alive] = -np.inf
+        cohesion = self._cohesion()
+        means[means < GROUP_SEPARATION * np.minimum(cohesion[row], cohesion)] = -np.inf
         return means
+
+    def _cohesion(self) -> np.ndarray:
+        """Each group's mean similarity over its own pairs; NaN for a single article."""
+        pairs = self.sizes * (self.sizes - 1) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.sizes > 1, self.inner / pairs, np.nan)
 
     def _refresh_row(self, row: int) -> None:
         means = self._means(row)
@@ -311,6 +325,7 @@ class _Merger:
                 self._join_topic(row, col)
 
     def _merge_new(self, keep: int, gone: int) -> None:
+        self.inner[keep] += self.inner[gone] + self.sums[keep, gone]
         self.sums[keep] += self.sums[gone]
         self.sums[:, keep] += self.sums[:, gone]
         self.sizes[keep] += self.sizes[gone]
@@ -321,6 +336,7 @@ class _Merger:
         self._refresh_row(keep)  # the grown group's own similarities all changed
 
     def _join_topic(self, row: int, col: int) -> None:
+        self.inner[col] += self.inner[row] + self.sums[row, col]
         self.sums[:, col] += self.sums[:, row]
         self.sizes[col] += self.sizes[row]
         self.joined_to[row] = col
@@ -342,6 +358,9 @@ class _Merger:
             self._refresh_row(int(row))
         # ...and any row may now prefer the grown group.
         means = self.sums[rows, changed] / (self.sizes[rows] * self.sizes[changed])
+        cohesion = self._cohesion()
+        apart = means < GROUP_SEPARATION * np.minimum(cohesion[rows], cohesion[changed])
+        means[apart] = -np.inf
         means[rows == changed] = -np.inf
         better = means > self.best[rows]
         self.best[rows[better]] = means[better]
@@ -358,6 +377,21 @@ class _Merger:
             elif self.alive[row]:
                 groups.append(items)
         return Plan(joins={t: sorted(items) for t, items in joins.items()}, groups=sorted(groups))
+
+
+def _topic_inner_sums(
+    vectors: sparse.csr_matrix, topic_of: list[int | None], topic_ids: list[int]
+) -> np.ndarray:
+    """Per topic, the sum of its members' pairwise similarities (from their summed vector)."""
+    column = {t: j for j, t in enumerate(topic_ids)}
+    items = [i for i, t in enumerate(topic_of) if t in column]
+    cols = [column[topic_of[i]] for i in items]  # type: ignore[index]
+    member_of = sparse.csr_matrix(
+        (np.ones(len(items)), (cols, items)), shape=(len(topic_ids), vectors.shape[0])
+    )
+    summed = member_of @ vectors
+    self_sims = member_of @ np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
+    return (np.asarray(summed.multiply(summed).sum(axis=1)).ravel() - self_sims) / 2
 
 
 def _window_articles(now: dt.datetime) -> list[Article]:
