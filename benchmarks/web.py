@@ -330,6 +330,62 @@ def report(
     return result
 
 
+# wrk picks a random path of the file given after `--` for every request and prints one JSON
+# line of latency percentiles (microseconds) and error counts when it is done.
+WRK_SCRIPT = """
+local paths = {}
+function init(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+end
+function request()
+  return wrk.format("GET", paths[math.random(#paths)])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50": %d, "p95": %d, "p99": %d, "errors": %d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(95),
+    latency:percentile(99), e.connect + e.read + e.write + e.status + e.timeout))
+end
+"""
+
+
+def wrk_run(base: str, paths: list[str], clients: int, seconds: float) -> dict[str, float]:
+    """One wrk run over `paths`: requests, wall seconds, percentiles in ms, errors."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths_file, script = Path(tmp) / "paths", Path(tmp) / "paths.lua"
+        paths_file.write_text("\n".join(paths) + "\n")
+        script.write_text(WRK_SCRIPT)
+        command = ["wrk", "-t2", f"-c{clients}", f"-d{int(seconds)}s", "--timeout", "10s"]
+        command += ["-s", str(script), base, "--", str(paths_file)]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    figures = json.loads(output.strip().splitlines()[-1])
+    return {
+        "requests": figures["requests"],
+        "seconds": figures["duration_us"] / 1e6,
+        **{f"p{p}_ms": round(figures[f"p{p}"] / 1000, 1) for p in (50, 95, 99)},
+        "errors": figures["errors"],
+    }
+
+
+def add_wrk_figures(
+    result: dict[str, object], load: Load, walls: dict[str, float], wrk: dict[str, dict]
+) -> None:
+    """Put wrk's figures for its endpoints beside the Python client's, and the totals."""
+    for name, figures in wrk.items():
+        result[f"{name}_requests"] = figures["requests"]
+        result[f"{name}_rps"] = round(figures["requests"] / figures["seconds"], 1)
+        for p in (50, 95, 99):
+            result[f"{name}_p{p}_ms"] = figures[f"p{p}_ms"]
+        if figures["errors"]:
+            load.error_kinds[f"{name} (wrk)"] = figures["errors"]
+    total = sum(len(values) for values in load.latencies.values())
+    total += sum(figures["requests"] for figures in wrk.values())
+    result["requests_per_second"] = round(total / sum(walls.values()), 1)
+    result["errors"] = load.errors + sum(figures["errors"] for figures in wrk.values())
+    result["error_kinds"] = load.error_kinds
+
+
 def cache_description(args: argparse.Namespace) -> str:
     if args.page_cache_seconds <= 0:
         return "off"
@@ -357,6 +413,13 @@ def main() -> None:
         "--page-cache-seconds", type=int, default=60, help="DAYBRIEF_PAGE_CACHE_SECONDS; 0: off"
     )
     parser.add_argument("--redis", metavar="REDIS_URL", help="cache pages in this Redis")
+    parser.add_argument(
+        "--client",
+        choices=["python", "wrk"],
+        default="python",
+        help="wrk (Debian's package) drives the index and topic pages from C, so the load "
+        "client does not compete with the server for the 2 cores; signup stays in Python",
+    )
     args = parser.parse_args()
     if args.populate:
         populate()
@@ -390,9 +453,18 @@ def main() -> None:
         load.run(len(endpoints), 2, endpoints)  # warm-up: one client per endpoint
         load = Load(base, load.topic_paths)
         # One endpoint at a time, all clients on it: each figure is that page's own.
-        walls = {name: load.run(args.clients, args.seconds, [name]) for name in endpoints}
+        python_endpoints = ["signup"] if args.client == "wrk" else endpoints
+        walls = {name: load.run(args.clients, args.seconds, [name]) for name in python_endpoints}
+        wrk_figures: dict[str, dict] = {}
+        if args.client == "wrk":
+            paths = {"topic": load.topic_paths, "index": ["/"]}
+            for name, targets in paths.items():
+                wrk_figures[name] = wrk_run(base, targets, args.clients, args.seconds)
+                walls[name] = wrk_figures[name]["seconds"]
         database = "postgresql" if database_url.startswith("postgres") else "sqlite"
         result = report(load, walls, database, env)
+        add_wrk_figures(result, load, walls, wrk_figures)
+        result["client"] = args.client
         result["page_cache"] = cache_description(args)
         result["load_average"] = [round(n, 2) for n in os.getloadavg()]
         print(json.dumps(result))
