@@ -27,7 +27,7 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from newsletter import emails, leases, suppression, throttling
+from newsletter import emails, esp, leases, suppression, throttling
 from newsletter.emails import RenderedEmail
 from newsletter.models import (
     Delivery,
@@ -190,10 +190,6 @@ def send_batch(delivery_ids: list[int], bodies: DigestBodies, result: SendResult
     release(delivery_ids)
 
 
-UNANSWERED = (
-    "The server never answered the final dot (timeout or dropped connection): the message "
-    "may have arrived. Not resent unless an editor decides to."
-)
 # The reader's fields that sending reads (the message itself needs only the address).
 READER_FIELDS = ("email", "status", "paused")
 
@@ -213,8 +209,10 @@ def send_one(
         return None
     except AnswerLost as exc:
         transport.after_error(exc)
-        logger.warning("Delivery %s to %s: no answer after the final dot", delivery.pk, exc)
-        return settle(delivery.pk, DeliveryStatus.UNCERTAIN, UNANSWERED)
+        logger.warning("Delivery %s to %s: the answer was lost", delivery.pk, exc)
+        return settle(delivery.pk, DeliveryStatus.UNCERTAIN, exc.why)
+    except esp.RecipientRejected as exc:
+        return settle(delivery.pk, DeliveryStatus.SUPPRESSED, describe(exc))
     except Exception as exc:
         return record_failure(delivery, exc, transport)
     transport.answered = delivery.pk
@@ -347,7 +345,10 @@ def smtp_code(exc: Exception) -> int | None:
 
 def is_transient(exc: Exception) -> bool:
     """4xx replies and broken connections may work later; 5xx replies and anything else
-    (a bad address, a bug) will not."""
+    (a bad address, a bug) will not. An email provider's API errors say for themselves."""
+    api = esp.is_transient(exc)
+    if api is not None:
+        return api
     code = smtp_code(exc)
     if code is not None:
         return 400 <= code < 500
@@ -355,7 +356,7 @@ def is_transient(exc: Exception) -> bool:
 
 
 def describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:2000]
+    return f"{type(exc).__name__}: {exc}{esp.unreported_answer(exc)}"[:2000]
 
 
 def finish_digest(digest_id: int) -> bool:
@@ -451,9 +452,16 @@ class BackendTransport(Transport):
         message = emails.digest_message(self.bodies.email(delivery), delivery.subscriber)
         if not self.hand_over(delivery, message.extra_headers["Message-ID"]):
             raise HandoverRefused(delivery.subscriber.email)
-        if self.connection.send_messages([message]) != 1:
+        try:
+            sent = self.connection.send_messages([message])
+        except Exception as exc:
+            esp.check(exc, delivery.subscriber.email)
+            raise
+        if sent != 1:
             raise RuntimeError("The email backend accepted no message.")
         status = getattr(message, "anymail_status", None)
+        if status is not None:
+            esp.check_accepted(status, delivery.subscriber.email)
         if status is not None and status.message_id is not None:
             # An ESP's own id is what its webhooks will quote back to us.
             Delivery.objects.filter(pk=delivery.pk).update(message_id=str(status.message_id))
@@ -461,8 +469,11 @@ class BackendTransport(Transport):
     def after_error(self, exc: Exception) -> None:
         code = smtp_code(exc)
         if (code is None and isinstance(exc, OSError)) or code == 421:
+            # Reopened at once: a closed anymail backend would open (and close) a
+            # session per message for the rest of the batch.
             with suppress(Exception):
                 self.connection.close()
+                self.connection.open()
 
     def close(self) -> None:
         with suppress(Exception):

@@ -32,6 +32,11 @@ class AnswerLost(Exception):
     """The final dot went out (or may have) but the server's answer never came back: the
     message may or may not have been accepted, so it must not be sent again blindly."""
 
+    why = (
+        "The server never answered the final dot (timeout or dropped connection): the "
+        "message may have arrived. Not resent unless an editor decides to."
+    )
+
 
 def uses_smtp() -> bool:
     return settings.EMAIL_BACKEND == DJANGO_SMTP_BACKEND
