@@ -511,12 +511,19 @@ def pause_digest(digest_id: int) -> bool:
 
 
 def resume_digest(digest_id: int) -> bool:
-    """Unpause and queue the sending again; False when the digest was not paused."""
-    resumed = Digest.objects.filter(pk=digest_id, status=DigestStatus.PAUSED).update(
-        status=DigestStatus.SENDING
-    )
-    if resumed:
-        enqueue_sending(digest_id)
+    """Unpause and queue the sending again; False when the digest was not paused.
+
+    A digest paused before it started sending never had its readers' mornings scheduled
+    (the first start does that, and resuming skips it), so they are scheduled here; for
+    one paused mid-send that is a no-op. In the same transaction, so no worker sees the
+    digest sending before the late readers are held."""
+    with transaction.atomic():
+        resumed = Digest.objects.filter(pk=digest_id, status=DigestStatus.PAUSED).update(
+            status=DigestStatus.SENDING
+        )
+        if resumed:
+            schedule_mornings(digest_id)
+            transaction.on_commit(lambda: enqueue_sending(digest_id))
     return resumed == 1
 
 

@@ -43,14 +43,38 @@ def test_counts_follow_the_sending():
     assert (counts["sent"], counts["pending"]) == (2, 0)
 
 
-def test_a_paused_digest_sends_nothing_until_resumed():
+def test_a_paused_digest_sends_nothing_until_resumed(django_capture_on_commit_callbacks):
     digest = built_digest("a@example.com")
     assert sending.pause_digest(digest.pk) is True
     assert sending.send_digest(digest.pk).sent == 0
     assert mail.outbox == []
-    # Resuming queues the sending again (django-q2 runs it inline in tests).
-    assert sending.resume_digest(digest.pk) is True
+    # Resuming queues the sending again once committed (django-q2 runs it inline in tests).
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sending.resume_digest(digest.pk) is True
     assert [m.to for m in mail.outbox] == [["a@example.com"]]
+    digest.refresh_from_db()
+    assert digest.status == DigestStatus.SENT
+
+
+def test_a_digest_paused_before_sending_still_waits_for_each_readers_hour_when_resumed(
+    django_capture_on_commit_callbacks,
+):
+    make_subscriber("berlin@example.com", time_zone="Europe/Berlin", delivery_hour=10)
+    digest = built_digest("now@example.com")
+    # Paused while built, before sending started (and its mornings were scheduled).
+    assert sending.pause_digest(digest.pk) is True
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sending.resume_digest(digest.pk) is True
+    # 07:00 UTC is 08:00 in Berlin: that reader waits until 10:00 there, 09:00 UTC.
+    assert [m.to for m in mail.outbox] == [["now@example.com"]]
+    berlin = Delivery.objects.get(subscriber__email="berlin@example.com")
+    assert berlin.status == DeliveryStatus.PENDING
+    assert berlin.send_after == dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    with time_machine.travel(berlin.send_after - dt.timedelta(minutes=1), tick=False):
+        assert sending.send_due_digests() == {digest.pk: 0}
+    with time_machine.travel(berlin.send_after, tick=False):
+        assert sending.send_due_digests() == {digest.pk: 1}
+    assert sorted(m.to[0] for m in mail.outbox) == ["berlin@example.com", "now@example.com"]
     digest.refresh_from_db()
     assert digest.status == DigestStatus.SENT
 
