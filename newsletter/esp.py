@@ -95,14 +95,25 @@ def outcome(exc: AnymailError) -> Outcome:
     if not isinstance(exc, AnymailAPIError):
         # Invalid address, unsupported feature, unserialisable data: found before sending.
         return Outcome.FAILED
-    if exc.status_code is not None:
-        return status_outcome(exc.status_code)
+    status = answered_status(exc)
+    if status is not None:
+        return status_outcome(status)
     cause = exc.__cause__
     if isinstance(cause, requests.RequestException):
         return request_outcome(cause)
-    # An API error without an HTTP answer we can read (another client library): the
-    # request may have gone out.
+    # An API error without an HTTP answer (another client library, such as boto3's
+    # timeouts): the request may have gone out.
     return Outcome.UNKNOWN
+
+
+def answered_status(exc: AnymailAPIError) -> int | None:
+    """The HTTP status the provider answered with, if any came back."""
+    if exc.status_code is not None:
+        return exc.status_code
+    if isinstance(exc.response, dict):
+        # botocore's error response (Amazon SES): the API did answer, with this status.
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
 
 
 def status_outcome(status: int) -> Outcome:
@@ -141,7 +152,9 @@ def unreported_answer(exc: Exception) -> str:
     """The provider's answer when anymail's message leaves it out (a refused recipient),
     so the ledger says what the provider said."""
     response = getattr(exc, "response", None)
-    if not isinstance(exc, AnymailError) or exc.status_code is not None or response is None:
+    if not isinstance(exc, AnymailError) or exc.status_code is not None:
+        return ""
+    if not isinstance(response, requests.Response):
         return ""
     return f" (HTTP {response.status_code}: {response.text[:500]})"
 

@@ -6,7 +6,11 @@ import datetime as dt
 
 import pytest
 import time_machine
-from anymail.exceptions import AnymailInvalidAddress, AnymailUnsupportedFeature
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailInvalidAddress,
+    AnymailUnsupportedFeature,
+)
 
 from newsletter import esp
 from newsletter.digests import build_digest
@@ -191,6 +195,18 @@ def test_a_rejected_status_despite_ignore_recipient_status_is_suppressed(setting
 def test_errors_raised_before_any_request_fail_for_good():
     assert esp.outcome(AnymailInvalidAddress("not an address")) is esp.Outcome.FAILED
     assert esp.outcome(AnymailUnsupportedFeature("amp_html")) is esp.Outcome.FAILED
+
+
+def test_amazon_ses_errors_are_judged_by_the_status_botocore_reports():
+    # The shape of botocore's ClientError.response, which anymail's SES backend passes on.
+    def ses_error(status: int) -> AnymailAPIError:
+        answer = {"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+        return AnymailAPIError("SES said no", response=answer)
+
+    assert esp.outcome(ses_error(400)) is esp.Outcome.FAILED
+    assert esp.outcome(ses_error(429)) is esp.Outcome.RETRY
+    assert esp.outcome(AnymailAPIError("read timeout")) is esp.Outcome.UNKNOWN
+    assert esp.unreported_answer(ses_error(400)) == ""
 
 
 def test_a_misconfigured_api_url_fails_without_a_request(settings, server):
