@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run serve test lint format venv clean
+.PHONY: run serve test lint typecheck format venv clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ test: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(MAKE) typecheck
+
+# mypy with django-stubs over topics/ and newsletter/ ([tool.mypy] in pyproject.toml).
+typecheck: venv
+	$(VENV)/bin/mypy
 
 format: venv
 	$(VENV)/bin/ruff check --fix .

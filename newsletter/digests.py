@@ -41,9 +41,10 @@ def build_digest(day: dt.date) -> Digest:
             freeze_recipients(digest, topics)
     except IntegrityError:
         # Another worker built the same day's digest between our check and our insert.
-        digest = find_digest(day)
-        if digest is None:
+        existing = find_digest(day)
+        if existing is None:
             raise
+        return existing
     return digest
 
 

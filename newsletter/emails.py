@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import make_msgid, parseaddr
 from functools import cached_property
+from typing import cast
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template import Context
+from django.template import Context, Template
+from django.template.backends.django import Template as BackendTemplate
 from django.template.loader import get_template, render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
@@ -74,13 +76,18 @@ def base_context() -> dict[str, object]:
     }
 
 
+def _engine_template(template_name: str) -> Template:
+    # The project runs only the Django template engine, whose wrapper holds the template.
+    return cast(BackendTemplate, get_template(template_name)).template
+
+
 def critical_css() -> str:
-    return get_template(CRITICAL_CSS).template.source  # type: ignore[attr-defined]
+    return _engine_template(CRITICAL_CSS).source
 
 
 def _render_plain(template_name: str, context: Mapping[str, object]) -> str:
     # Subjects and text bodies are not HTML: escaping would show "&amp;" to the reader.
-    template = get_template(template_name).template  # type: ignore[attr-defined]
+    template = _engine_template(template_name)
     return template.render(Context(dict(context), autoescape=False))
 
 

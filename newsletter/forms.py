@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
@@ -25,7 +25,7 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [("", "The site's time zone")] + [(z, z) for z in sorted(available_timezones())]
 
 
-class PreferencesForm(forms.ModelForm):
+class PreferencesForm(forms.ModelForm[Subscriber]):
     """What a reader may change from the link in every email; no password needed."""
 
     categories = forms.MultipleChoiceField(
@@ -56,6 +56,7 @@ class PreferencesForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["categories"].choices = [
+        categories = cast(forms.MultipleChoiceField, self.fields["categories"])
+        categories.choices = [
             (category.slug, category.name) for category in TopicCategory.objects.all()
         ]

@@ -36,7 +36,7 @@ def database_ready() -> bool:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
+            return bool(cursor.fetchone() == (1,))
     except Exception:
         logger.exception("Readiness: the database is unreachable")
         return False
@@ -49,7 +49,7 @@ def broker_ready() -> bool:
         return database_ready()
     try:
         # Short timeouts: a probe must answer before the load balancer gives up on it.
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        client = redis.Redis.from_url(str(redis_url), socket_connect_timeout=2, socket_timeout=2)
         with client:
             return bool(client.ping())
     except redis.RedisError:

@@ -13,7 +13,7 @@ Two kinds of figures:
 import hmac
 import os
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db.models import Count
@@ -41,7 +41,20 @@ CLUSTERING_SECONDS = Histogram(
 DELIVERIES = Counter("daybrief_deliveries", "Digest deliveries by outcome.", ["outcome"])
 
 
-def count_fetch(result: Any) -> Any:
+class FetchOutcome(Protocol):
+    """What count_fetch reads of a topics.fetching.SourceResult, which is not imported:
+    topics.fetching imports this module."""
+
+    @property
+    def status(self) -> object: ...
+    @property
+    def new(self) -> int: ...
+
+
+Outcome = TypeVar("Outcome", bound=FetchOutcome)
+
+
+def count_fetch(result: Outcome) -> Outcome:
     """Count one topics.fetching.SourceResult and hand it back unchanged."""
     FETCHES.labels(str(result.status)).inc()
     if result.new:

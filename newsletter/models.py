@@ -74,7 +74,9 @@ class Digest(models.Model):
     status = models.CharField(
         max_length=16, choices=DigestStatus.choices, default=DigestStatus.BUILT
     )
-    topics = models.ManyToManyField(Topic, through="DigestTopic", related_name="digests")
+    topics: "models.ManyToManyField[Topic, DigestTopic]" = models.ManyToManyField(
+        Topic, through="DigestTopic", related_name="digests"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -67,7 +67,7 @@ def write_message(outbox: Path, data: bytes) -> Path:
 def read_message(path: Path, headers_only: bool = False) -> ParsedMessage:
     with path.open("rb") as file:
         message = BytesParser(policy=policy.default).parse(file, headersonly=headers_only)
-    return message  # type: ignore[return-value]
+    return message
 
 
 def message_path(name: str) -> Path:

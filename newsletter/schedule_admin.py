@@ -10,11 +10,11 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from newsletter import schedules, scheduling
-from newsletter.models import DigestSchedule
+from newsletter.models import Digest, DigestSchedule
 
 
 @admin.register(DigestSchedule)
-class DigestScheduleAdmin(admin.ModelAdmin):
+class DigestScheduleAdmin(admin.ModelAdmin[DigestSchedule]):
     """One row, edited in place: when the daily digest goes out, or that it does not."""
 
     fields = ("send_time", "paused", "time_zone", "upcoming")
@@ -110,7 +110,9 @@ def run_scheduling(data: dict[str, str], day: dt.date) -> tuple[int, str]:
     return messages.ERROR, "Unknown operation."
 
 
-def sending_plan(request: HttpRequest, admin: admin.ModelAdmin, day: dt.date) -> dict[str, object]:
+def sending_plan(
+    request: HttpRequest, admin: admin.ModelAdmin[Digest], day: dt.date
+) -> dict[str, object]:
     """What the digest page and today's preview show about when `day`'s digest goes out."""
     waiting = scheduling.waiting_send(day)
     initial = timezone.localtime(waiting.send_at) if waiting else None

@@ -22,8 +22,11 @@ ALL = "all"
 
 
 class Rankable(Protocol):
-    category: str
-    importance: int
+    # Read-only: cards expose these as properties of their topic.
+    @property
+    def category(self) -> str: ...
+    @property
+    def importance(self) -> int: ...
 
 
 T = TypeVar("T", bound=Rankable)

@@ -41,9 +41,9 @@ def read_token(purpose: str, token: str) -> int | None:
         value = signing.loads(token, salt=_salt(purpose), max_age=max_age)
     except signing.BadSignature:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def absolute_url(path: str) -> str:

@@ -1,5 +1,7 @@
 """The newsroom's admin: sources and their health, articles, and the topics editors curate."""
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.admin import DateFieldListFilter, helpers
 from django.db import models
@@ -28,7 +30,9 @@ from topics.models import Article, Source, Tag, Topic, TopicCategory
 # enrichment leaves it alone (see Topic.edited_fields).
 EDITABLE_TOPIC_FIELDS = ("headline", "dek", "summary", "category", "tags", "primary_entity")
 # Feeds and articles are on the web: a URL typed without a scheme means https.
-URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+URL_FIELDS: dict[type[models.Field[Any, Any]], dict[str, str]] = {
+    models.URLField: {"assume_scheme": "https"}
+}
 # The move page offers today's top topics as targets; any other is typed by cluster id.
 MOVE_CANDIDATES = 30
 
@@ -50,7 +54,7 @@ FETCHER_FIELDS = (
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(admin.ModelAdmin[Source]):
     formfield_overrides = URL_FIELDS
     list_display = (
         "name",
@@ -77,7 +81,7 @@ class SourceAdmin(admin.ModelAdmin):
     def get_urls(self) -> source_admin_views.URLList:
         return [*source_admin_views.source_urls(self), *super().get_urls()]
 
-    def add_view(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    def add_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method == "GET":
             source_admin_views.add_by_site_hint(self, request)
         return super().add_view(request, *args, **kwargs)
@@ -102,7 +106,7 @@ class SourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(admin.ModelAdmin[Article]):
     formfield_overrides = URL_FIELDS
     list_display = (
         "title",
@@ -132,7 +136,9 @@ class ArticleAdmin(admin.ModelAdmin):
         url = reverse("admin:topics_topic_change", args=[article.topic.pk])
         return format_html('<a href="{}">{}</a>', url, article.topic)
 
-    def save_model(self, request: HttpRequest, obj: Article, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Article, form: ModelForm[Article], change: bool
+    ) -> None:
         if "topic" in form.changed_data:
             # An editor's placement wins: clustering never moves the article again.
             obj.topic_locked = True
@@ -197,10 +203,10 @@ def find_topic(value: str) -> Topic | None:
 
 def confirmation(
     request: HttpRequest,
-    model_admin: admin.ModelAdmin,
+    model_admin: admin.ModelAdmin[Any],
     template: str,
     title: str,
-    queryset: QuerySet,
+    queryset: QuerySet[Any],
     **context: object,
 ) -> TemplateResponse:
     """The page between an action's first POST and its confirmed second one."""
@@ -218,7 +224,7 @@ def confirmation(
     )
 
 
-class TopicArticleInline(admin.TabularInline):
+class TopicArticleInline(admin.TabularInline[Article, Topic]):
     model = Article
     fk_name = "topic"
     fields = ("title", "source", "kind", "importance", "published_at", "topic_locked")
@@ -234,7 +240,7 @@ class TopicArticleInline(admin.TabularInline):
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(admin.ModelAdmin[Topic]):
     list_display = (
         "headline_or_id",
         "category",
@@ -329,7 +335,9 @@ class TopicAdmin(admin.ModelAdmin):
             url,
         )
 
-    def save_model(self, request: HttpRequest, obj: Topic, form: ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Topic, form: ModelForm[Topic], change: bool
+    ) -> None:
         obj.edited_fields = mark_edited(obj.edited_fields, form.changed_data)
         if "importance_boost" in form.changed_data:
             # Shown at once; enrichment computes the same from the articles later.
@@ -401,7 +409,7 @@ class TopicAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} topic(s) {verb}.", messages.SUCCESS)
 
 
-def queryset_ids(queryset: QuerySet) -> list[int]:
+def queryset_ids(queryset: QuerySet[Any]) -> list[int]:
     return list(queryset.values_list("pk", flat=True))
 
 
@@ -422,7 +430,7 @@ def mark_edited(edited_fields: list[str], changed: list[str]) -> list[str]:
 
 
 @admin.register(TopicCategory)
-class TopicCategoryAdmin(admin.ModelAdmin):
+class TopicCategoryAdmin(admin.ModelAdmin[TopicCategory]):
     list_display = ("name", "slug", "position", "is_active", "keywords")
     list_editable = ("position", "is_active")
     search_fields = ("name", "slug", "keywords")
@@ -431,7 +439,7 @@ class TopicCategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(admin.ModelAdmin[Tag]):
     list_display = ("name", "aliases", "is_blocked")
     list_filter = ("is_blocked",)
     search_fields = ("name", "aliases")

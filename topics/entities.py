@@ -9,6 +9,7 @@ capitalised mid-sentence, which drops "Officials" and "However" but keeps "Lumor
 import dataclasses
 import re
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 
 
 def _words(text: str) -> frozenset[str]:
@@ -93,7 +94,7 @@ class _Evidence:
 
 
 def extract_entities(
-    titles: list[str], texts: list[str], exclude: set[str] = frozenset(), limit: int = 8
+    titles: list[str], texts: list[str], exclude: AbstractSet[str] = frozenset(), limit: int = 8
 ) -> list[Entity]:
     """The topic's recurring names, most salient first; `exclude` drops e.g. source names.
 

@@ -142,7 +142,7 @@ def vetted_addresses(host: str, port: int) -> list[str]:
 
 def retry_after(headers: httpx.Headers, now: dt.datetime) -> dt.timedelta | None:
     """The server's Retry-After (seconds or an HTTP date) as a delay from `now`."""
-    raw = headers.get("retry-after", "").strip()
+    raw: str = headers.get("retry-after", "").strip()
     if not raw:
         return None
     if raw.isdigit():
@@ -172,7 +172,7 @@ def _client(limits: Limits, deadline: float) -> httpx.Client:
     transport = httpx.HTTPTransport(verify=_tls_context())
     # Destinations are checked where the socket is opened, on the resolved address
     # itself; httpx offers no public hook there, so the pool's backend is swapped.
-    transport._pool._network_backend = _GuardedBackend()  # type: ignore[attr-defined]
+    transport._pool._network_backend = _GuardedBackend()
     return httpx.Client(
         transport=transport,
         timeout=httpx.Timeout(read, connect=limits.connect),

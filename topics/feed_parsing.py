@@ -250,7 +250,8 @@ def _entry_time(entry: Any, now: dt.datetime) -> dt.datetime:
         parsed = dict.get(entry, key)  # plain dict lookup: skips feedparser's deprecated aliasing
         if parsed:
             try:
-                when = dt.datetime(*parsed[:6], tzinfo=dt.UTC)
+                year, month, day, hour, minute, second = parsed[:6]
+                when = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
             except (TypeError, ValueError):
                 continue
             if EARLIEST_PLAUSIBLE <= when <= now + FUTURE_TOLERANCE:

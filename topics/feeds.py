@@ -15,12 +15,10 @@ from topics.models import Topic, TopicCategory
 from topics.views import latest_day_with_topics
 
 
-class RankedTopicsFeed(Feed):
+class RankedTopicsFeed(Feed[Topic, TopicCategory | None]):
     description = "Today's news, clustered into topics and ranked by importance."
 
-    def get_object(  # type: ignore[override]
-        self, request: HttpRequest, category: str = ""
-    ) -> TopicCategory | None:
+    def get_object(self, request: HttpRequest, category: str = "") -> TopicCategory | None:
         slug = category or request.GET.get("category", "")
         if not slug:
             return None

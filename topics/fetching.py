@@ -131,7 +131,8 @@ def backoff_interval(consecutive_errors: int) -> dt.timedelta:
     if consecutive_errors <= ERRORS_BEFORE_BACKOFF:
         return base
     doublings = min(consecutive_errors - ERRORS_BEFORE_BACKOFF, 16)  # 2**16 > a day of minutes
-    return min(base * 2**doublings, MAX_INTERVAL)
+    factor: int = 2**doublings  # int ** int is typed Any: a negative power gives a float
+    return min(base * factor, MAX_INTERVAL)
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def _max_age(headers: httpx.Headers) -> dt.timedelta:
 
 
 def _expires_in(headers: httpx.Headers, now: dt.datetime) -> dt.timedelta:
-    raw = headers.get("expires", "").strip()
+    raw: str = headers.get("expires", "").strip()
     if not raw or "max-age" in headers.get("cache-control", "").lower():
         return dt.timedelta(0)  # max-age wins over Expires (RFC 9111 §5.3)
     try:

@@ -25,19 +25,21 @@ class AddBySiteForm(forms.Form):
     default_kind = forms.ChoiceField(choices=Kind.choices, initial=Kind.NEWS)
 
 
-def source_urls(model_admin: admin.ModelAdmin) -> URLList:
+def source_urls(model_admin: admin.ModelAdmin[Source]) -> URLList:
     view = model_admin.admin_site.admin_view(add_by_site_view(model_admin))
     return [path("add-by-site/", view, name="topics_source_add_by_site")]
 
 
-def add_by_site_hint(model_admin: admin.ModelAdmin, request: HttpRequest) -> None:
+def add_by_site_hint(model_admin: admin.ModelAdmin[Source], request: HttpRequest) -> None:
     """Point editors on the add form to discovery, when they only know the site."""
     url = reverse("admin:topics_source_add_by_site")
     link = format_html('Only know the site? <a href="{}">Add it by its home page address</a>.', url)
     model_admin.message_user(request, mark_safe(link), messages.INFO)
 
 
-def add_by_site_view(model_admin: admin.ModelAdmin) -> Callable[[HttpRequest], HttpResponse]:
+def add_by_site_view(
+    model_admin: admin.ModelAdmin[Source],
+) -> Callable[[HttpRequest], HttpResponse]:
     def view(request: HttpRequest) -> HttpResponse:
         if not model_admin.has_add_permission(request):
             return redirect("admin:index")

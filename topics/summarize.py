@@ -139,11 +139,12 @@ def write_card_text(headline: str, bodies: list[str]) -> CardText:
     ranked = rank_sentences(bodies, limit=DEK_CANDIDATES + SUMMARY_SENTENCES)
     fresh = [s for s in ranked if not repeats(s.text, headline)]
     fitting = [s for s in fresh if len(s.text) <= DEK_CHARS]
-    dek_sentence = (fitting or fresh or [None])[0]
-    if dek_sentence is None:
+    candidates = fitting or fresh
+    if not candidates:
         # No sentence qualifies (a one-line post, say): fall back to the first line there is.
         first = next((line for body in bodies for line in split_sentences(body)), "")
         return CardText(shorten(first, DEK_CHARS) if not repeats(first, headline) else "", "")
+    dek_sentence = candidates[0]
     rest = [s for s in fresh if s is not dek_sentence]
     return CardText(shorten(dek_sentence.text, DEK_CHARS), _paragraph(rest))
 

@@ -18,7 +18,7 @@ from topics.demo.content import DemoArticle, DemoSource, articles_of
 # article look new to the fetcher.
 GUID_PREFIX = "tag:daybrief.demo,2025:"
 
-_GENERATORS: dict[str, type[feedgenerator.SyndicationFeed]] = {
+_GENERATORS: dict[str, type[feedgenerator.Rss201rev2Feed | feedgenerator.Atom1Feed]] = {
     "rss": feedgenerator.Rss201rev2Feed,
     "atom": feedgenerator.Atom1Feed,
 }

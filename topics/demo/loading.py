@@ -45,7 +45,8 @@ def demo_anchor() -> dt.datetime:
 
     Before the demo is loaded, the start of today stands in, so feeds stay the same all day.
     """
-    loaded_at = demo_sources().aggregate(loaded_at=Min("created_at"))["loaded_at"]
+    earliest = demo_sources().aggregate(loaded_at=Min("created_at"))
+    loaded_at: dt.datetime | None = earliest["loaded_at"]
     if loaded_at is not None:
         return loaded_at
     return timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)

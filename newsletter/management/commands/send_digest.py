@@ -1,6 +1,7 @@
 """Send (or finish sending) a day's digest by hand, with a progress bar on a terminal."""
 
 import sys
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -29,9 +30,9 @@ class Command(BaseCommand):
             help="Show a progress bar (default: only when stderr is a terminal).",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         day = options["date"] or timezone.localdate()
-        digest = find_digest(day)  # type: ignore[arg-type]
+        digest = find_digest(day)
         if digest is None:
             raise CommandError(f"There is no digest for {day}: run build_digest --date {day}.")
         show = options["progress"] if options["progress"] is not None else sys.stderr.isatty()
@@ -39,7 +40,11 @@ class Command(BaseCommand):
         with tqdm(
             total=pending, unit="msg", desc=str(digest), disable=not show, file=sys.stderr
         ) as bar:
-            result = send_digest(digest.pk, progress=bar.update)
+
+            def advance(sent: int) -> None:
+                bar.update(sent)
+
+            result = send_digest(digest.pk, progress=advance)
         self.stdout.write(
             f"{digest}: {result.sent} sent, {result.failed} failed, {result.skipped} skipped, "
             f"{result.suppressed} suppressed, {result.deferred} deferred for a retry."

@@ -1,5 +1,7 @@
 """Fetch feeds now: the due sources (as the scheduler would), all of them, or one."""
 
+from typing import Any
+
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
@@ -15,11 +17,11 @@ class Command(BaseCommand):
         which.add_argument("--all", action="store_true", help="Fetch every active source.")
         which.add_argument("--source", type=int, metavar="ID", help="Fetch this source only.")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         if options["source"] is not None:
             if not Source.objects.filter(pk=options["source"]).exists():
                 raise CommandError(f"There is no source with id {options['source']}.")
-            result = fetch_sources([options["source"]])  # type: ignore[list-item]
+            result = fetch_sources([options["source"]])
         elif options["all"]:
             result = fetch_sources(
                 Source.objects.filter(is_active=True).values_list("pk", flat=True)
