@@ -108,12 +108,14 @@ def outcome(exc: AnymailError) -> Outcome:
 
 def answered_status(exc: AnymailAPIError) -> int | None:
     """The HTTP status the provider answered with, if any came back."""
-    if exc.status_code is not None:
-        return exc.status_code
+    # Typed here because anymail ships no type hints.
+    status: int | None = exc.status_code
+    if status is not None:
+        return status
     if isinstance(exc.response, dict):
         # botocore's error response (Amazon SES): the API did answer, with this status.
-        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return None
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status
 
 
 def status_outcome(status: int) -> Outcome:
