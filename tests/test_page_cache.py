@@ -6,6 +6,7 @@ import datetime as dt
 import time_machine
 from django.contrib.auth.models import User
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import cache as django_cache_instance
 from django.middleware.csrf import get_token
 from django.test import Client, RequestFactory, TestCase, override_settings
 from django.urls import reverse
@@ -210,3 +211,42 @@ class VersionTests(TestCase):
             self.assertEqual(pagecache.current_version(), before)
         self.assertNotEqual(pagecache.current_version(), before)
         self.assertEqual(callbacks.count(pagecache._new_version), 1)
+
+
+class StampedeTests(PageCacheTestCase):
+    """While one request renders a page afresh, the others answer with the newest copy."""
+
+    def hold_rendering(self, url: str) -> None:
+        request = RequestFactory().get(url)
+        django_cache_instance.add(f"{pagecache.page_key(request)}:rendering", 1, 30)
+
+    def test_a_page_past_its_lifetime_is_rendered_afresh_by_the_next_reader(self) -> None:
+        self.read(INDEX)
+        Topic.objects.filter(pk=self.rates.pk).update(headline="Fed lifts rates")  # no signal
+        with time_machine.travel(NOW + dt.timedelta(seconds=61), tick=False):
+            self.assertIn("Fed lifts rates", self.read(INDEX))
+
+    def test_while_another_request_renders_a_stale_page_readers_get_the_old_copy(self) -> None:
+        first = self.read(INDEX)
+        Topic.objects.filter(pk=self.rates.pk).update(headline="Fed lifts rates")
+        with time_machine.travel(NOW + dt.timedelta(seconds=61), tick=False):
+            self.hold_rendering(INDEX)
+            with self.assertNumQueries(0):
+                self.assertEqual(self.read(INDEX), first)
+
+    def test_after_a_change_readers_get_the_last_page_while_it_is_rendered(self) -> None:
+        first = self.read(INDEX)
+        pagecache.pages_changed()
+        self.hold_rendering(INDEX)
+        with self.assertNumQueries(0):
+            self.assertEqual(self.read(INDEX), first)
+
+    def test_with_no_copy_to_give_a_reader_renders_the_page_anyway(self) -> None:
+        self.hold_rendering(INDEX)
+        self.assertIn("Fed raises rates", self.read(INDEX))
+
+    def test_a_change_shows_at_once_when_no_one_else_is_rendering(self) -> None:
+        self.read(INDEX)
+        Topic.objects.filter(pk=self.rates.pk).update(headline="Fed lifts rates")
+        pagecache.pages_changed()
+        self.assertIn("Fed lifts rates", self.read(INDEX))

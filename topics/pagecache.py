@@ -4,7 +4,9 @@ Every cached page's key holds the current *pages version*. Whatever can change w
 shows (a clustering run, enrichment, ranking, an editor's curation or admin edit, changed
 articles, retention) calls `pages_changed()`, which moves the version on: every page is
 rendered afresh on its next request. Changes no code path reports (none are known) and
-relative times ("3 hours ago") are at most DAYBRIEF_PAGE_CACHE_SECONDS stale.
+relative times ("3 hours ago") are at most DAYBRIEF_PAGE_CACHE_SECONDS stale. One request
+renders a page afresh; readers arriving meanwhile get its newest copy (at most
+STALE_SECONDS past its lifetime) instead of rendering it again all at once.
 
 Readers get an ETag and Last-Modified with every page and a 304 when their copy is current.
 Only pages that are the same for every visitor are shared: no cookies set, no CSRF token
@@ -33,6 +35,11 @@ from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date
 
 VERSION_KEY = "pages:version"
+# While one request renders a page afresh, the others get the newest copy of it, at most this
+# old past its freshness, instead of all rendering it at once (a stampede on a busy index).
+STALE_SECONDS = 300
+# How long a render may hold the page before another request takes over.
+RENDER_LOCK_SECONDS = 30
 # Set inside one_change_for_many(): the changes seen so far, reported on the way out.
 _quiet = threading.local()
 
@@ -47,6 +54,9 @@ class Page:
     content_type: str
     etag: str
     last_modified: float
+
+    def is_fresh(self) -> bool:
+        return time.time() < self.last_modified + settings.DAYBRIEF_PAGE_CACHE_SECONDS
 
     @classmethod
     def of(cls, response: HttpResponse) -> "Page":
@@ -104,10 +114,15 @@ def current_version() -> str:
     return str(version)
 
 
-def page_key(request: HttpRequest) -> str:
-    """The page's key: the version, the reader's day (the index's "today"), path and query."""
+def page_key(request: HttpRequest, version: str | None = None) -> str:
+    """The page's key: the version, the reader's day (the index's "today"), path and query.
+
+    `version="latest"` names the newest page of any version, kept to answer while it is
+    rendered afresh.
+    """
     path = hashlib.blake2b(request.get_full_path().encode(), digest_size=16).hexdigest()
-    return f"pages:{current_version()}:{timezone.localdate().isoformat()}:{path}"
+    version = version or current_version()
+    return f"pages:{version}:{timezone.localdate().isoformat()}:{path}"
 
 
 def cached_page(*, staff_sees_more: bool) -> Callable[[View], View]:
@@ -124,17 +139,35 @@ def cached_page(*, staff_sees_more: bool) -> Callable[[View], View]:
                 return view(request, *args, **kwargs)
             key = page_key(request)
             page = cache.get(key)
-            if page is None:
-                response = view(request, *args, **kwargs)
-                if not may_store(request, response):
-                    return response
-                page = Page.of(response)
-                cache.set(key, page, settings.DAYBRIEF_PAGE_CACHE_SECONDS)
-            return page.response_to(request)
+            if page is not None and page.is_fresh():
+                return page.response_to(request)
+            if not cache.add(f"{key}:rendering", 1, RENDER_LOCK_SECONDS):
+                # Another request is rendering this page: answer with the newest copy
+                # rather than render it twenty times at once under load.
+                page = page or cache.get(page_key(request, "latest"))
+                if page is not None:
+                    return page.response_to(request)
+            try:
+                return render_and_store(view, request, key, *args, **kwargs)
+            finally:
+                cache.delete(f"{key}:rendering")
 
         return wrapper
 
     return decorate
+
+
+def render_and_store(
+    view: View, request: HttpRequest, key: str, *args: Any, **kwargs: Any
+) -> HttpResponse:
+    response = view(request, *args, **kwargs)
+    if not may_store(request, response):
+        return response
+    page = Page.of(response)
+    # Kept past its freshness so that it can answer while its successor is rendered.
+    timeout = settings.DAYBRIEF_PAGE_CACHE_SECONDS + STALE_SECONDS
+    cache.set_many({key: page, page_key(request, "latest"): page}, timeout)
+    return page.response_to(request)
 
 
 def may_share(request: HttpRequest, staff_sees_more: bool) -> bool:
