@@ -159,10 +159,9 @@ def day_10k() -> float:
 
 
 def add_1k_to_30k() -> float:
-    from topics.evaluation import throwaway_database
-
     from django.conf import settings
 
+    from topics.evaluation import throwaway_database
     from topics.window import load_window
 
     newsroom = Newsroom(seed=2)
