@@ -13,7 +13,6 @@ from sklearn.preprocessing import normalize
 from tests.factories import make_article, make_source, make_topic
 from topics.clustering import (
     _apply,
-    _window_articles,
     cluster_recent,
     plan_in_batches,
     plan_placement,
@@ -21,7 +20,8 @@ from topics.clustering import (
     time_faded,
 )
 from topics.models import Article, Source, Topic
-from topics.vectorize import vectorize
+from topics.vectorize import vectorize, weigh
+from topics.window import load_window
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -161,17 +161,13 @@ class ClusterRecentTests(TestCase):
 
     def test_articles_placed_by_a_concurrent_run_are_not_taken_again(self) -> None:
         articles = add(FED, hours_ago=5)
-        window = _window_articles(NOW)
-        plan = plan_placement(
-            vectorize([a.title for a in window], [a.text for a in window]),
-            np.zeros(len(window)),
-            [None] * len(window),
-            [True] * len(window),
-        )
+        window = load_window(NOW, 72)
+        count = len(window.articles)
+        plan = plan_placement(weigh(window.counts), np.zeros(count), [None] * count, [True] * count)
         # Someone else got there first: the articles now sit in another topic.
         other = make_topic(articles, needs_enrichment=False)
 
-        placed, created = _apply(plan, window)
+        placed, created = _apply(plan, window.articles)
 
         self.assertEqual((placed, created), (0, 0))
         self.assertEqual(list(Topic.objects.values_list("pk", flat=True)), [other.pk])

@@ -11,18 +11,22 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections import defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from scipy import sparse
 
-from topics.duplicates import near_duplicate_links
+from topics.duplicates import find_near_duplicates
 from topics.merging import MERGE_PASS_THRESHOLD, MERGE_YOUNG_HOURS, plan_merges
 from topics.models import Article, Topic, new_cluster_id
 from topics.pagecache import pages_changed
-from topics.vectorize import vectorize
+from topics.placement import Merger, Plan, Times, reachable_topics
+from topics.similarity import Vectors, dot_products
+from topics.vectorize import vectorize, weigh
+from topics.window import WindowArticle, load_window
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
 MERGE_THRESHOLD = 0.13
@@ -44,6 +48,8 @@ DATE_ONLY_SLACK_HOURS = 24.0
 GROUP_SEPARATION = 0.5
 # At most this many new articles are placed at once (see plan_in_batches).
 BATCH_SIZE = 1000
+# Articles claimed in one statement when writing a plan.
+WRITE_BATCH = 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,14 +58,6 @@ class ClusterResult:
     placed: int = 0
     created: int = 0
     merged: int = 0
-
-
-@dataclasses.dataclass
-class Plan:
-    """Where the new articles go: item indexes per existing topic, and groups for new topics."""
-
-    joins: dict[int, list[int]]
-    groups: list[list[int]]
 
 
 def plan_window(
@@ -95,13 +93,18 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
     The result lists every topic that now needs enrichment: the ones this run created or gave
     new members, and any an editor changed since the last enrichment (needs_enrichment).
     """
-    articles = _window_articles(now)
+    window_hours = settings.DAYBRIEF_CLUSTER_WINDOW_HOURS
     placed = created = merged = 0
-    if any(_is_unplaced(a) for a in articles):
+    if _unplaced(now, window_hours).exists():
+        window = load_window(now, window_hours)
+        articles = window.articles
         topic_of = [_candidate_topic(a) for a in articles]
         is_new = [_is_unplaced(a) for a in articles]
         hours, slack = publication_hours([a.published_at for a in articles])
-        vectors = vectorize([a.title for a in articles], [a.text for a in articles])
+        # What vectorize(titles, texts) gives, from the stored counts, which are then let go
+        # (over 100 MB for a full window).
+        vectors = Vectors.split(weigh(window.counts))
+        del window
         plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
         placed, created = _apply(plan, articles)
         merged = merge_young_topics(now, articles, vectors, hours)
@@ -112,17 +115,20 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
 
 
 def merge_young_topics(
-    now: dt.datetime, articles: list[Article], vectors: sparse.csr_matrix, hours: np.ndarray
+    now: dt.datetime,
+    articles: list[WindowArticle],
+    vectors: Vectors | sparse.csr_matrix,
+    hours: np.ndarray,
 ) -> int:
     """Merge the window's young, untouched topics that are one story; returns topics merged away.
 
     Runs after placement, which is when topics grow enough to show they belong together.
     """
-    current = dict(
-        Article.objects.filter(pk__in=[a.pk for a in articles]).values_list("pk", "topic_id")
-    )
+    window_start = articles[0].published_at if articles else now
+    in_window = Article.objects.filter(published_at__gte=window_start)
+    current = dict(in_window.values_list("pk", "topic_id"))
     topic_of = [current.get(a.pk) for a in articles]
-    mergeable = _mergeable_topics(now, articles[0].published_at if articles else now)
+    mergeable = _mergeable_topics(now, window_start)
     merges = plan_merges(vectors, hours, topic_of, mergeable, MERGE_PASS_THRESHOLD, time_faded)
     merged = 0
     with transaction.atomic():
@@ -155,7 +161,7 @@ def _merge_into(survivor: int, others: list[int]) -> int:
 
 
 def plan_in_batches(
-    vectors: sparse.csr_matrix,
+    vectors: Vectors | sparse.csr_matrix,
     hours: np.ndarray,
     topic_of: list[int | None],
     is_new: list[bool],
@@ -167,6 +173,7 @@ def plan_in_batches(
     Each batch sees the groups earlier ones formed as existing topics, as if the service had
     run in between. That bounds memory on a first run over a full window.
     """
+    vectors = Vectors.of(vectors)  # split once for all batches
     labels = list(topic_of)
     pending = list(np.flatnonzero(is_new))
     next_label = -1  # negative labels stand for topics not created yet
@@ -192,7 +199,7 @@ def plan_in_batches(
 
 
 def plan_placement(
-    vectors: sparse.csr_matrix,
+    vectors: Vectors | sparse.csr_matrix,
     hours: np.ndarray,
     topic_of: list[int | None],
     is_new: list[bool],
@@ -205,221 +212,66 @@ def plan_placement(
     may be joined to (None if that topic takes no members), `is_new[i]` whether it is to be
     placed. Deterministic: ties go to the earliest index.
     """
+    threshold = MERGE_THRESHOLD if threshold is None else threshold
+    vectors = Vectors.of(vectors)
     new_idx = np.flatnonzero(is_new)
-    topic_ids = sorted({t for t, flag in zip(topic_of, is_new, strict=True) if t and not flag})
-    similarity = (vectors[new_idx] @ vectors.T).toarray()
-    hours = (hours - hours.min()).astype(np.float32)  # float32 halves the m×n matrices
-    gaps = np.abs(hours[new_idx, None] - hours[None, :])
-    if slack is not None and slack.any():
-        slack = slack.astype(np.float32)
-        gaps = np.maximum(gaps - np.maximum(slack[new_idx, None], slack[None, :]), 0.0)
-    similarity = time_faded(similarity, gaps)
-    inner = _topic_inner_sums(vectors, topic_of, topic_ids)
-    merger = _Merger(similarity, new_idx, topic_of, topic_ids, inner)
+    times = Times(hours, slack, time_fade)
+    new = vectors.rows(new_idx)
+    within = times.faded(dot_products(new, new), new_idx, new_idx)
     takes_members = np.array([t is not None for t in topic_of]) | np.asarray(is_new)
-    merger.collapse(near_duplicate_links(similarity, new_idx, takes_members))
-    merger.run(MERGE_THRESHOLD if threshold is None else threshold)
+    links = find_near_duplicates(vectors, new, times, new_idx, takes_members)
+    linked = {t for _, item in links if (t := topic_of[item]) is not None and not is_new[item]}
+    topics = reachable_topics(vectors, new, times, topic_of, is_new, threshold, linked)
+    merger = Merger(within, new_idx, topics, GROUP_SEPARATION)
+    merger.collapse(_link_columns(links, new_idx, topic_of, topics.ids))
+    merger.run(threshold)
     return merger.plan()
 
 
-def time_faded(similarity: np.ndarray, gap_hours: np.ndarray) -> np.ndarray:
-    """Discount similarity between articles far apart in time, unless it is a close follow-up.
+def _link_columns(
+    links: list[tuple[int, int]], new_idx: np.ndarray, topic_of: list[int | None], ids: list[int]
+) -> list[tuple[int, int]]:
+    """Near-duplicate links (row, window item) as (row, Merger column)."""
+    column = {int(i): row for row, i in enumerate(new_idx)}
+    topic_column = {t: len(new_idx) + j for j, t in enumerate(ids)}
+    return [
+        (row, column[item] if item in column else topic_column[topic_of[item]])  # type: ignore[index]
+        for row, item in links
+    ]
 
-    Same-shaped arrays; the result is a new array of the similarities after the fade.
-    """
+
+def time_fade(similarity: np.ndarray, gap_hours: np.ndarray) -> np.ndarray:
+    """How much similarity fades between articles far apart in time, unless it is a close
+    follow-up: a factor per pair (same-shaped arrays), 1 within the grace period."""
     late = np.maximum(gap_hours - TIME_GRACE_HOURS, 0.0)
     fade = np.exp(-late / TIME_DECAY_HOURS)
     follow_up = similarity >= FOLLOW_UP_SIMILARITY
     if follow_up.any():
         late_ok = np.maximum(gap_hours[follow_up] - FOLLOW_UP_GRACE_HOURS, 0.0)
         fade[follow_up] = np.maximum(fade[follow_up], np.exp(-late_ok / FOLLOW_UP_DECAY_HOURS))
-    return similarity * fade
+    return fade
 
 
-class _Merger:
-    """Greedy average-link merging on a dense matrix of group similarities.
-
-    Rows are the new groups; columns are the new groups, then the existing topics. Sums of
-    pairwise similarities are kept (not means) so a merge is a row or column addition.
-    """
-
-    def __init__(
-        self,
-        similarity: np.ndarray,
-        new_idx: np.ndarray,
-        topic_of: list[int | None],
-        topic_ids: list[int],
-        topic_inner: np.ndarray,
-    ) -> None:
-        m, k = len(new_idx), len(topic_ids)
-        self.new_idx, self.topic_ids = [int(i) for i in new_idx], topic_ids
-        self.members: list[list[int]] = [[i] for i in range(m)]
-        self.joined_to: list[int | None] = [None] * m
-        self.merged_into: list[int | None] = [None] * m
-        self.column_of_item = {int(i): row for row, i in enumerate(new_idx)}
-        self.sizes = np.ones(m + k, dtype=np.float64)
-        sums = np.zeros((m, m + k), dtype=np.float64)
-        sums[:, :m] = similarity[:, new_idx]
-        if k:
-            column = {t: j for j, t in enumerate(topic_ids)}
-            pairs = [(i, column[t]) for i, t in enumerate(topic_of) if t in column]
-            self.column_of_item.update((i, m + j) for i, j in pairs)
-            rows, cols = zip(*pairs, strict=True)
-            indicator = sparse.csr_matrix(
-                (np.ones(len(pairs)), (rows, cols)), shape=(similarity.shape[1], k)
-            )
-            self.sizes[m:] = np.asarray(indicator.sum(axis=0)).ravel()
-            sums[:, m:] = (indicator.T @ similarity.T).T
-        self.sums = sums
-        self.inner = np.concatenate([np.zeros(m), topic_inner])
-        self.alive = np.ones(m, dtype=bool)
-        self.best = np.full(m, -np.inf)
-        self.best_col = np.zeros(m, dtype=np.int64)
-        for row in range(m):
-            self._refresh_row(row)
-
-    def _means(self, row: int) -> np.ndarray:
-        means = self.sums[row] / (self.sizes[row] * self.sizes)
-        means[row] = -np.inf
-        means[: len(self.alive)][~self.alive] = -np.inf
-        cohesion = self._cohesion()
-        means[means < GROUP_SEPARATION * np.minimum(cohesion[row], cohesion)] = -np.inf
-        return means
-
-    def _cohesion(self) -> np.ndarray:
-        """Each group's mean similarity over its own pairs; NaN for a single article."""
-        pairs = self.sizes * (self.sizes - 1) / 2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.sizes > 1, self.inner / pairs, np.nan)
-
-    def _refresh_row(self, row: int) -> None:
-        means = self._means(row)
-        self.best_col[row] = int(np.argmax(means))
-        self.best[row] = means[self.best_col[row]]
-
-    def collapse(self, links: list[tuple[int, int]]) -> None:
-        """Join near-duplicates (row, window item) before anything else."""
-        m = len(self.alive)
-        for row, item in links:
-            a, b = sorted((self._owner(row), self._owner(self.column_of_item[item])))
-            if a == b or a >= m:
-                continue  # already together, or both in existing topics, which never merge
-            if b < m:
-                self._merge_new(a, b)
-            else:
-                self._join_topic(a, b)
-
-    def _owner(self, col: int) -> int:
-        """The column that stands for `col`'s group now: itself, its new group or its topic."""
-        while col < len(self.alive) and not self.alive[col]:
-            moved = self.joined_to[col]
-            col = moved if moved is not None else self.merged_into[col]  # type: ignore[assignment]
-        return col
-
-    def run(self, threshold: float) -> None:
-        m = len(self.alive)
-        while m and self.best.max() >= threshold:
-            row = int(np.argmax(self.best))
-            col = int(self.best_col[row])
-            if col < m:
-                self._merge_new(min(row, col), max(row, col))
-            else:
-                self._join_topic(row, col)
-
-    def _merge_new(self, keep: int, gone: int) -> None:
-        self.inner[keep] += self.inner[gone] + self.sums[keep, gone]
-        self.sums[keep] += self.sums[gone]
-        self.sums[:, keep] += self.sums[:, gone]
-        self.sizes[keep] += self.sizes[gone]
-        self.members[keep] += self.members[gone]
-        self.merged_into[gone] = keep
-        self._retire(gone)
-        self._after_column_change([keep, gone], keep)
-        self._refresh_row(keep)  # the grown group's own similarities all changed
-
-    def _join_topic(self, row: int, col: int) -> None:
-        self.inner[col] += self.inner[row] + self.sums[row, col]
-        self.sums[:, col] += self.sums[:, row]
-        self.sizes[col] += self.sizes[row]
-        self.joined_to[row] = col
-        self._retire(row)
-        self._after_column_change([row, col], col)
-
-    def _retire(self, row: int) -> None:
-        self.alive[row] = False
-        self.best[row] = -np.inf
-        self.sums[row] = 0.0
-        self.sums[:, row] = 0.0
-
-    def _after_column_change(self, stale: list[int], changed: int) -> None:
-        rows = np.flatnonzero(self.alive)
-        if not len(rows):
-            return
-        # A row whose best partner was merged away or diluted must look again...
-        for row in rows[np.isin(self.best_col[rows], stale)]:
-            self._refresh_row(int(row))
-        # ...and any row may now prefer the grown group.
-        means = self.sums[rows, changed] / (self.sizes[rows] * self.sizes[changed])
-        cohesion = self._cohesion()
-        apart = means < GROUP_SEPARATION * np.minimum(cohesion[rows], cohesion[changed])
-        means[apart] = -np.inf
-        means[rows == changed] = -np.inf
-        better = means > self.best[rows]
-        self.best[rows[better]] = means[better]
-        self.best_col[rows[better]] = changed
-
-    def plan(self) -> Plan:
-        m = len(self.alive)
-        joins: dict[int, list[int]] = defaultdict(list)
-        groups: list[list[int]] = []
-        for row in range(m):
-            items = sorted(self.new_idx[i] for i in self.members[row])
-            if self.joined_to[row] is not None:
-                joins[self.topic_ids[self.joined_to[row] - m]] += items
-            elif self.alive[row]:
-                groups.append(items)
-        return Plan(joins={t: sorted(items) for t, items in joins.items()}, groups=sorted(groups))
+def time_faded(similarity: np.ndarray, gap_hours: np.ndarray) -> np.ndarray:
+    """The similarities after the time fade (see time_fade), as a new array."""
+    return similarity * time_fade(similarity, gap_hours)
 
 
-def _topic_inner_sums(
-    vectors: sparse.csr_matrix, topic_of: list[int | None], topic_ids: list[int]
-) -> np.ndarray:
-    """Per topic, the sum of its members' pairwise similarities (from their summed vector)."""
-    column = {t: j for j, t in enumerate(topic_ids)}
-    items = [i for i, t in enumerate(topic_of) if t in column]
-    cols = [column[topic_of[i]] for i in items]  # type: ignore[index]
-    member_of = sparse.csr_matrix(
-        (np.ones(len(items)), (cols, items)), shape=(len(topic_ids), vectors.shape[0])
-    )
-    summed = member_of @ vectors
-    self_sims = member_of @ np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
-    return (np.asarray(summed.multiply(summed).sum(axis=1)).ravel() - self_sims) / 2
+def _unplaced(now: dt.datetime, hours: int) -> QuerySet[Article]:
+    return Article.objects.in_window(now, hours).filter(topic__isnull=True, topic_locked=False)
 
 
-def _window_articles(now: dt.datetime) -> list[Article]:
-    hours = settings.DAYBRIEF_CLUSTER_WINDOW_HOURS
-    return list(
-        Article.objects.in_window(now, hours)
-        .select_related("topic")
-        .only(
-            "pk", "source_id", "identity", "title", "text", "published_at",
-            "topic_locked", "topic__is_locked",
-        )
-        .order_by("published_at", "pk")
-    )  # fmt: skip
-
-
-def _is_unplaced(article: Article) -> bool:
+def _is_unplaced(article: WindowArticle) -> bool:
     return article.topic_id is None and not article.topic_locked
 
 
-def _candidate_topic(article: Article) -> int | None:
-    if article.topic_id is None or article.topic.is_locked:
+def _candidate_topic(article: WindowArticle) -> int | None:
+    if article.topic_id is None or article.topic_is_locked:
         return None
     return article.topic_id
 
 
-def _apply(plan: Plan, articles: list[Article]) -> tuple[int, int]:
+def _apply(plan: Plan, articles: list[WindowArticle]) -> tuple[int, int]:
     """Write the plan; returns (articles placed, topics created)."""
     try:
         return _write_plan(plan, articles)
@@ -430,38 +282,56 @@ def _apply(plan: Plan, articles: list[Article]) -> tuple[int, int]:
         return 0, 0
 
 
-def _write_plan(plan: Plan, articles: list[Article]) -> tuple[int, int]:
-    changed: list[int] = []
-    placed = created = 0
+def _write_plan(plan: Plan, articles: list[WindowArticle]) -> tuple[int, int]:
     with transaction.atomic():
-        for topic_id, items in plan.joins.items():
-            claimed = _claim([articles[i].pk for i in items], topic_id)
-            placed += claimed
-            if claimed:
-                changed.append(topic_id)
         founders = [articles[group[0]] for group in plan.groups]
         new_topics = Topic.objects.bulk_create(
             [Topic(cluster_id=cid) for cid in _cluster_ids_for(founders)]
         )
-        for topic, group in zip(new_topics, plan.groups, strict=True):
-            claimed = _claim([articles[i].pk for i in group], topic.pk)
-            if claimed:
-                placed, created = placed + claimed, created + 1
-                changed.append(topic.pk)
-            else:  # a concurrent run placed these articles first
-                topic.delete()
-        Topic.objects.filter(pk__in=changed).update(needs_enrichment=True)
-    return placed, created
+        wanted = dict(plan.joins)
+        wanted.update((t.pk, group) for t, group in zip(new_topics, plan.groups, strict=True))
+        claimed = _claim({articles[i].pk: topic for topic, items in wanted.items() for i in items})
+        # A concurrent run placed these articles first.
+        unused = [t.pk for t in new_topics if t.pk not in claimed]
+        Topic.objects.filter(pk__in=unused).delete()
+        Topic.objects.filter(pk__in=sorted(claimed)).update(needs_enrichment=True)
+    return sum(claimed.values()), len(new_topics) - len(unused)
 
 
-def _claim(article_ids: list[int], topic_id: int) -> int:
-    """Put still-unplaced articles in the topic; the count tells how many were still free."""
-    return Article.objects.filter(
-        pk__in=article_ids, topic__isnull=True, topic_locked=False
-    ).update(topic_id=topic_id)
+def _claim(topic_of: dict[int, int]) -> dict[int, int]:
+    """Put the articles still unplaced in their topics; returns how many each topic got.
+
+    The rows are locked (on PostgreSQL) from the check to the write, so a concurrent run
+    claims each article at most once.
+    """
+    free: dict[int, list[int]] = defaultdict(list)
+    ordered = sorted(topic_of)
+    for chunk in (ordered[n : n + WRITE_BATCH] for n in range(0, len(ordered), WRITE_BATCH)):
+        still = Article.objects.select_for_update().filter(
+            pk__in=chunk, topic__isnull=True, topic_locked=False
+        )
+        for pk in still.values_list("pk", flat=True):
+            free[topic_of[pk]].append(pk)
+    for chunk in _in_batches(free, WRITE_BATCH):
+        cases = [When(pk__in=pks, then=Value(topic)) for topic, pks in chunk]
+        pks = [pk for _, group in chunk for pk in group]
+        Article.objects.filter(pk__in=pks).update(topic_id=Case(*cases))
+    return {topic: len(pks) for topic, pks in free.items()}
 
 
-def _cluster_ids_for(founders: list[Article]) -> list[str]:
+def _in_batches(groups: dict[int, list[int]], size: int) -> Iterator[list[tuple[int, list[int]]]]:
+    """The groups in order, a batch holding about `size` items (a group is never split)."""
+    batch: list[tuple[int, list[int]]] = []
+    for key in sorted(groups):
+        batch.append((key, groups[key]))
+        if sum(len(items) for _, items in batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _cluster_ids_for(founders: list[WindowArticle]) -> list[str]:
     """Derive each new topic's id from its first article, so a replay yields the same ids."""
     wanted = [
         hashlib.sha256(f"{a.source_id}:{a.identity}".encode()).hexdigest()[:10] for a in founders

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import sparse
 
+from topics.similarity import Vectors, dot_products
+
 # Only topics still growing may merge; older ones are settled and shown as they are.
 MERGE_YOUNG_HOURS = 24.0
 # Stricter than placement: undoing a wrong merge of two shown topics is worse for readers than
@@ -21,7 +23,7 @@ MERGE_PASS_THRESHOLD = 0.2
 
 
 def plan_merges(
-    vectors: sparse.csr_matrix,
+    vectors: Vectors | sparse.csr_matrix,
     hours: np.ndarray,
     topic_of: list[int | None],
     mergeable: set[int],
@@ -44,10 +46,10 @@ def plan_merges(
     membership = sparse.csr_matrix(
         (np.ones(len(rows), dtype=np.float32), (cols, rows)), shape=(len(topics), len(topic_of))
     )
-    sums = (membership @ vectors).astype(np.float64)  # one summed vector per topic
+    sums = Vectors.of(vectors).summed(membership)  # one summed vector per topic
     sizes = np.asarray(membership.sum(axis=1), dtype=np.float64).ravel()
     mean_hours = (membership @ hours) / sizes
-    pair_sums = (sums @ sums.T).toarray()
+    pair_sums = dot_products(sums, sums).astype(np.float64)
     means = pair_sums / np.outer(sizes, sizes)
     means = time_faded(means, np.abs(mean_hours[:, None] - mean_hours[None, :]))
     pair_sums = means * np.outer(sizes, sizes)

@@ -161,6 +161,25 @@ class Article(models.Model):
         return self.url
 
 
+class ArticleTerms(models.Model):
+    """An article's hashed term counts (topics/vectorize.py count_terms), stored so that a
+    clustering run counts only the articles that are new or changed (topics/window.py)."""
+
+    article = models.OneToOneField(
+        Article, on_delete=models.CASCADE, primary_key=True, related_name="terms"
+    )
+    # The counts are only good for the code and the text they were made from.
+    version = models.CharField(max_length=16)
+    digest = models.CharField(max_length=32, help_text="MD5 of the title and text counted.")
+    counts = models.BinaryField(help_text="Term buckets (uint32), then their counts (uint16).")
+
+    class Meta:
+        verbose_name_plural = "article terms"
+
+    def __str__(self) -> str:
+        return f"Terms of article {self.article_id}"
+
+
 class TopicQuerySet(models.QuerySet["Topic"]):
     def visible(self) -> "TopicQuerySet":
         return self.filter(is_hidden=False, article_count__gt=0)

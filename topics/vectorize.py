@@ -5,16 +5,27 @@ so that a dot product is a weighted mean of three cosines:
 - words and word pairs, with the title counted more than the body;
 - character n-grams of the title and lead, which match "tariff"/"tariffs", "Powell's"/"Powell";
 - name-like terms (capitalised sequences, numbers) which pin down the event: who, where, how many.
-IDF is fitted on the documents given (the clustering window), so the same window always gives
-the same vectors: nothing learned in one run carries over to drift the next.
+
+Two steps, so that the costly one is done once per article rather than once per run:
+- `count_terms` reads each article on its own into hashed term counts. No vocabulary is
+  fitted, so an article's counts never change and can be stored (topics/window.py);
+- `weigh` turns the counts of a whole window into TF-IDF vectors, with IDF taken from that
+  window: the same window always gives the same vectors, and nothing learned in one run
+  carries over to drift the next.
+`vectorize(titles, texts)` does both.
 """
 
+import hashlib
 import re
+from pathlib import Path
 
 import numpy as np
+import sklearn
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.preprocessing import normalize
+from sklearn.feature_extraction.text import CountVectorizer
+
+from topics import hashing
+from topics.similarity import from_rows
 
 # Titles carry most of the story in a feed item, so they count more than the body.
 TITLE_REPEAT = 4
@@ -22,28 +33,125 @@ TITLE_REPEAT = 4
 TEXT_CHARS = 20000
 # Character n-grams and names look at the title and the lead only: that is where the event is.
 LEAD_CHARS = 300
-# Weights of the three views (their squares sum to 1, so self-similarity stays 1).
+# Weights of the three views (scaled so their squares sum to 1: self-similarity stays 1).
 WORD_WEIGHT = 0.8
 CHAR_WEIGHT = 0.7
 NAME_WEIGHT = 0.15
+# Character n-grams seen in a single article of the window say nothing about shared stories.
+CHAR_MIN_DF = 2
+
+# Hash buckets per view: so many that two terms of one window rarely share one (about five
+# pairs among 100,000 distinct words). A shared bucket can move the similarity of two short
+# articles by 0.02: with 2**22 buckets for words, neus_dev lost 0.001 BCubed F1.
+WORD_BITS, CHAR_BITS, NAME_BITS = 30, 29, 28
+# Columns of count_terms: words, then character n-grams, then names (under 2**31 in all).
+VIEW_STARTS = (0, 2**WORD_BITS, 2**WORD_BITS + 2**CHAR_BITS)
+TERM_SPACE = 2**WORD_BITS + 2**CHAR_BITS + 2**NAME_BITS
+# Low bits of a term's bucket that pick its slot in the table weigh() numbers terms with.
+_SLOT_BITS = 22
+
+# Stored counts are only reused while the code that made them is the same: any edit to this
+# module or topics/hashing.py (or another scikit-learn) gives them a new version, and they are
+# counted again.
+COUNTS_VERSION = hashlib.sha256(
+    b"".join(Path(module).read_bytes() for module in (__file__, hashing.__file__))
+    + sklearn.__version__.encode()
+).hexdigest()[:16]
 
 _NAME = re.compile(r"\b(?:[A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*|\d[\d,.]*%?)")
 
 _POSSESSIVE = re.compile(r"['’]s?$")
 
+# Only the analyzers' settings are used (preprocessing, tokens, stop words, n-gram sizes): the
+# terms are hashed and counted by topics/hashing.py.
+_WORDS = CountVectorizer(ngram_range=(1, 2), stop_words="english", strip_accents="unicode")
+_CHARS = CountVectorizer(analyzer="char_wb", ngram_range=(4, 5), strip_accents="unicode")
+
 
 def vectorize(titles: list[str], texts: list[str]) -> sparse.csr_matrix:
     """One L2-normalised row per article (all zeros when it has nothing to go on)."""
+    return weigh(count_terms(titles, texts))
+
+
+def count_terms(titles: list[str], texts: list[str]) -> sparse.csr_matrix:
+    """Raw term counts, one row per article and TERM_SPACE columns; a row depends on its
+    article alone."""
     pairs = list(zip(titles, texts, strict=True))
     leads = [_lead(title, text) for title, text in pairs]
-    weights = _view_weights()
-    views = [
-        (weights[0], _fit(_word_vectorizer(), [_document(title, text) for title, text in pairs])),
-        (weights[1], _fit(_char_vectorizer(), leads)),
-        (weights[2], _fit(_name_vectorizer(), [_names(lead) for lead in leads])),
+    words = [_words(title, text) for title, text in pairs]
+    chars = [_CHARS.build_preprocessor()(lead) for lead in leads]
+    names = [_names(lead).split() for lead in leads]
+    terms = [
+        (*hashing.token_ngrams(words, _WORDS.ngram_range, WORD_BITS), VIEW_STARTS[0]),
+        (*hashing.char_wb_ngrams(chars, _CHARS.ngram_range, CHAR_BITS), VIEW_STARTS[1]),
+        (*hashing.token_ngrams(names, (1, 1), NAME_BITS), VIEW_STARTS[2]),
     ]
-    stacked = sparse.hstack([w * v for w, v in views if w]).tocsr().astype(np.float32)
-    return normalize(stacked)
+    return hashing.count(terms, len(pairs), TERM_SPACE)
+
+
+def weigh(counts: sparse.csr_matrix) -> sparse.csr_matrix:
+    """TF-IDF of a window's term counts: sublinear TF, smoothed IDF from the window, each view
+    L2-normalised and weighted, the whole row normalised again.
+
+    What scikit-learn's TfidfVectorizer(sublinear_tf=True) gives per view: the result has one
+    column per term of the window (terms in ascending bucket order). Written for memory: a
+    window of 30,000 articles has some 15 million entries.
+    """
+    counts = counts.tocsr()
+    n = counts.shape[0]
+    terms, term_of = _number_terms(counts.indices)
+    df = np.bincount(term_of, minlength=len(terms))
+    views = (np.searchsorted(VIEW_STARTS, terms, side="right") - 1).astype(np.int8)
+    used = df >= np.where(views == 1, CHAR_MIN_DF, 1)
+    column = (np.cumsum(used) - 1).astype(np.int32)
+    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+    kept = used[term_of]
+    rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(counts.indptr))[kept]
+    term_of = term_of[kept]
+    values = counts.data[kept].astype(np.float32)
+    np.log(values, out=values)
+    values += 1
+    values *= idf[term_of]
+    view_of = views[term_of]
+    values /= _norms(values, rows * 3 + view_of)
+    values *= np.asarray(_view_weights(), dtype=np.float32)[view_of]
+    del view_of
+    values /= _norms(values, rows)
+    # Entries stay in row order, and ascending buckets keep each row's columns sorted.
+    return from_rows(values, column[term_of], rows, (n, int(used.sum())))
+
+
+def _norms(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each value's group's L2 norm; `groups` never decreases, and groups are never empty."""
+    if not len(values):
+        return values
+    starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]]))
+    sizes = np.diff(np.append(starts, len(groups)))
+    return np.repeat(np.sqrt(np.add.reduceat(values * values, starts)), sizes)
+
+
+def _number_terms(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct buckets in ascending order, and each entry's position among them.
+
+    np.unique(return_inverse=True) takes ~9 s on a 30,000-article window (an indirect sort);
+    a direct-mapped table on the buckets' low bits finds almost every entry at once, and the
+    few whose slot another bucket took are found by binary search.
+    """
+    ordered = np.sort(buckets)
+    first = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    distinct = ordered[first]
+    del ordered, first
+    mask = (1 << _SLOT_BITS) - 1
+    owner = np.full(mask + 1, -1, dtype=buckets.dtype)
+    position = np.zeros(mask + 1, dtype=np.int32)
+    owner[distinct & mask] = distinct
+    position[distinct & mask] = np.arange(len(distinct), dtype=np.int32)
+    slots = buckets & mask
+    found = position[slots]
+    missed = np.flatnonzero(owner[slots] != buckets)
+    found[missed] = np.searchsorted(distinct, buckets[missed])
+    return distinct, found
 
 
 def _view_weights() -> tuple[float, float, float]:
@@ -52,8 +160,15 @@ def _view_weights() -> tuple[float, float, float]:
     return float(scaled[0]), float(scaled[1]), float(scaled[2])
 
 
-def _document(title: str, text: str) -> str:
-    return " ".join([title] * TITLE_REPEAT + [text[:TEXT_CHARS]])
+def _words(title: str, text: str) -> list[str]:
+    """The words of the title, TITLE_REPEAT times, then of the text (stop words dropped)."""
+    preprocess, tokenize = _WORDS.build_preprocessor(), _WORDS.build_tokenizer()
+    stop_words = _WORDS.get_stop_words() or frozenset()
+    title_words, text_words = (
+        [word for word in tokenize(preprocess(part)) if word not in stop_words]
+        for part in (title, text[:TEXT_CHARS])
+    )
+    return title_words * TITLE_REPEAT + text_words
 
 
 def _lead(title: str, text: str) -> str:
@@ -74,37 +189,3 @@ def _names(text: str) -> str:
 def _starts_sentence(text: str, start: int) -> bool:
     before = text[max(0, start - 3) : start]
     return start == 0 or bool(re.search(r"[.!?:\"“]\s*$", before))
-
-
-def _fit(vectorizer: TfidfVectorizer, documents: list[str]) -> sparse.csr_matrix:
-    try:
-        return vectorizer.fit_transform(documents).tocsr()
-    except ValueError:  # empty vocabulary: only stop words, numbers or nothing at all
-        return sparse.csr_matrix((len(documents), 1), dtype=np.float32)
-
-
-def _word_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        ngram_range=(1, 2),
-        sublinear_tf=True,
-        stop_words="english",
-        strip_accents="unicode",
-        dtype=np.float32,
-    )
-
-
-def _char_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer="char_wb",
-        ngram_range=(4, 5),
-        sublinear_tf=True,
-        strip_accents="unicode",
-        min_df=2,
-        dtype=np.float32,
-    )
-
-
-def _name_vectorizer() -> TfidfVectorizer:
-    return TfidfVectorizer(
-        token_pattern=r"\S+", lowercase=False, sublinear_tf=True, dtype=np.float32
-    )

@@ -1,0 +1,73 @@
+import datetime as dt
+
+import numpy as np
+from django.test import TestCase
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from tests.factories import make_article
+from tests.test_clustering import FED, FOOTBALL, LAUNCH, NOW
+from topics.models import ArticleTerms
+from topics.similarity import Vectors, dot_products
+from topics.vectorize import _lead, _names, _view_weights, vectorize
+from topics.window import load_window
+
+DOCS = FED + LAUNCH + FOOTBALL
+
+
+def tfidf_reference(titles: list[str], texts: list[str]) -> sparse.csr_matrix:
+    """The three fitted TfidfVectorizer views vectorize() stood for before counts were hashed."""
+    leads = [_lead(title, text) for title, text in zip(titles, texts, strict=True)]
+    documents = [" ".join([t] * 4 + [x]) for t, x in zip(titles, texts, strict=True)]
+    views = [
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english",
+                        strip_accents="unicode").fit_transform(documents),
+        TfidfVectorizer(analyzer="char_wb", ngram_range=(4, 5), sublinear_tf=True,
+                        strip_accents="unicode", min_df=2).fit_transform(leads),
+        TfidfVectorizer(token_pattern=r"\S+", lowercase=False,
+                        sublinear_tf=True).fit_transform([_names(lead) for lead in leads]),
+    ]  # fmt: skip
+    weights = _view_weights()
+    return normalize(sparse.hstack([w * v for w, v in zip(weights, views, strict=True)]).tocsr())
+
+
+def test_hashed_counts_give_the_similarities_of_fitted_tf_idf() -> None:
+    titles, texts = (list(column) for column in zip(*DOCS, strict=True))
+    expected = (tfidf_reference(titles, texts) @ tfidf_reference(titles, texts).T).toarray()
+    vectors = vectorize(titles, texts)
+    # Hash buckets this wide hold one term each here, so the similarities are the same.
+    np.testing.assert_allclose((vectors @ vectors.T).toarray(), expected, atol=1e-5)
+
+
+def test_dense_and_sparse_columns_add_up_to_the_plain_product() -> None:
+    titles, texts = (list(column) for column in zip(*DOCS, strict=True))
+    matrix = vectorize(titles, texts)
+    split = Vectors.split(matrix)
+    # Some columns went dense: " fed", "rais" and the like appear in most of these articles.
+    assert split.dense.shape[1] > 0
+    np.testing.assert_allclose(
+        dot_products(split.rows(np.arange(3)), split), (matrix[:3] @ matrix.T).toarray(), atol=1e-5
+    )
+
+
+class StoredCountsTests(TestCase):
+    def test_a_window_counts_each_article_once_and_again_when_its_text_changes(self) -> None:
+        article = make_article(title=FED[0][0], text=FED[0][1], published_at=NOW)
+        first = load_window(NOW, 72).counts
+        stored = ArticleTerms.objects.get(article=article)
+
+        with self.assertNumQueries(1):  # the window's one query: nothing to count
+            again = load_window(NOW, 72).counts
+        self.assertEqual((first != again).nnz, 0)
+
+        article.text = LAUNCH[0][1]
+        article.save()
+        changed = load_window(NOW, 72).counts
+        self.assertNotEqual(ArticleTerms.objects.get(article=article).digest, stored.digest)
+        self.assertNotEqual((first != changed).nnz, 0)
+
+    def test_only_window_articles_are_counted(self) -> None:
+        make_article(title=FED[0][0], text=FED[0][1], published_at=NOW - dt.timedelta(days=5))
+        self.assertEqual(load_window(NOW, 72).counts.shape[0], 0)
+        self.assertFalse(ArticleTerms.objects.exists())
