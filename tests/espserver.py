@@ -17,8 +17,9 @@ import threading
 import uuid
 from dataclasses import dataclass
 from email.utils import parseaddr
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -40,39 +41,18 @@ def postmark_ok(recipient: str) -> dict:
     }
 
 
-class EspServer:
+class EspServer(LoopbackServer):
     def __init__(self) -> None:
         self.posted: list[dict] = []
         self.accepted: list[str] = []
         self.message_ids: dict[str, str] = {}
         self._answers: dict[str, Answer] = {}
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-
-    def __enter__(self) -> "EspServer":
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._released.set()  # let hanging handlers finish
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
+        super().__init__(_make_handler(self))
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/"
+        return f"{self.base_url}/"
 
     def answer(self, recipient: str, status: int, body: dict | None = None) -> None:
         """Refuse `recipient`'s messages with this status and (Postmark) JSON body."""
@@ -123,7 +103,7 @@ def _make_handler(server: EspServer) -> type[BaseHTTPRequestHandler]:
                 return
             answer, body = server._take(payload)
             if answer.hang:
-                server._released.wait()
+                server.released.wait()
                 self.close_connection = True
                 return
             if answer.hang_up:

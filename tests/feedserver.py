@@ -17,9 +17,10 @@ lets timeout tests run in milliseconds with a short client timeout.
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -48,38 +49,12 @@ class _Stall:
 Handler = Callable[[Request], Response]
 
 
-class FeedServer:
+class FeedServer(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._routes: dict[str, Response | Handler | _Stall] = {}
         self._lock = threading.Lock()
-        self._released = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        # A short poll interval: shutdown() waits up to one interval, once per test.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-
-    def __enter__(self) -> "FeedServer":
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._released.set()  # let stalled handlers finish
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_make_handler(self))
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -178,9 +153,9 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(stall.sent)
                 self.wfile.flush()
             if stall.pace is None:
-                server._released.wait()
+                server.released.wait()
             # The server's own pacing, released at once when the test ends (not a test sleep).
-            while stall.pace is not None and not server._released.wait(stall.pace):
+            while stall.pace is not None and not server.released.wait(stall.pace):
                 try:
                     self.wfile.write(b" ")
                     self.wfile.flush()
