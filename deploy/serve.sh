@@ -36,6 +36,14 @@ set +e
 wait -n "$web" "$worker"
 status=$?
 stop
+# Both get DAYBRIEF_STOP_SECONDS to finish in-flight work (a sending batch ends cleanly), then
+# are killed with everything they started: a stop that hangs must not hold the terminal.
+# (A killed send loses nothing: its leased deliveries go back or are marked uncertain.)
+for _ in $(seq "$(( ${DAYBRIEF_STOP_SECONDS:-45} * 2 ))"); do
+  kill -0 "$web" 2>/dev/null || kill -0 "$worker" 2>/dev/null || break
+  sleep 0.5
+done
+kill -KILL -- "-$web" "-$worker" 2>/dev/null || true
 wait
 # Asked to stop (Ctrl-C, systemd, kill): a clean exit. Otherwise a child died: say how.
 [ "$stopping" = 1 ] && exit 0
