@@ -273,6 +273,19 @@ class EditorsAlwaysWinTests(TestCase):
         self.assertIn(newer.pk, result.topic_ids)
         self.assertEqual(Article.objects.filter(topic=older).count(), 3)
 
+    def test_young_topics_a_run_left_alone_are_not_merged(self) -> None:
+        # Two young topics of one story, but this run only places another story: neither
+        # topic changed, so there is nothing new to merge them on and they stay as they are.
+        first_fed, second_fed = add(FED[:1], hours_ago=6), add(FED[1:2], hours_ago=5)
+        older, newer = make_topic(first_fed), make_topic(second_fed)
+        add(LAUNCH, hours_ago=2)
+
+        result = cluster_recent(NOW)
+
+        self.assertEqual(result.merged, 0)
+        self.assertEqual(list(Article.objects.filter(topic=older)), first_fed)
+        self.assertEqual(list(Article.objects.filter(topic=newer)), second_fed)
+
     def test_settled_topics_are_not_merged(self) -> None:
         old_fed = add(FED[:1], hours_ago=40)
         settled, young = make_topic(old_fed), make_topic(add(FED[1:2], hours_ago=30))

@@ -129,7 +129,11 @@ def merge_young_topics(
     current = dict(in_window.values_list("pk", "topic_id"))
     topic_of = [current.get(a.pk) for a in articles]
     mergeable = _mergeable_topics(now, window_start)
-    merges = plan_merges(vectors, hours, topic_of, mergeable, MERGE_PASS_THRESHOLD, time_faded)
+    # The topics this run joined or created: the ones its newly placed articles are now in.
+    changed = {t for a, t in zip(articles, topic_of, strict=True) if _is_unplaced(a) and t}
+    merges = plan_merges(
+        vectors, hours, topic_of, mergeable, changed, MERGE_PASS_THRESHOLD, time_faded
+    )
     merged = 0
     with transaction.atomic():
         for survivor, others in merges:
