@@ -141,16 +141,19 @@ def cached_page(*, staff_sees_more: bool) -> Callable[[View], View]:
             page = cache.get(key)
             if page is not None and page.is_fresh():
                 return page.response_to(request)
-            if not cache.add(f"{key}:rendering", 1, RENDER_LOCK_SECONDS):
+            lock = f"{key}:rendering"
+            if not cache.add(lock, 1, RENDER_LOCK_SECONDS):
                 # Another request is rendering this page: answer with the newest copy
                 # rather than render it twenty times at once under load.
                 page = page or cache.get(page_key(request, "latest"))
                 if page is not None:
                     return page.response_to(request)
+                # Nothing to answer with: render too, leaving the other request's lock alone.
+                return render_and_store(view, request, key, *args, **kwargs)
             try:
                 return render_and_store(view, request, key, *args, **kwargs)
             finally:
-                cache.delete(f"{key}:rendering")
+                cache.delete(lock)
 
         return wrapper
 
