@@ -289,6 +289,13 @@ class DifficultFeedTests(TestCase):
 
         self.assert_russian_stored()
 
+    def test_koi8_r_labelled_windows_1251_is_detected(self) -> None:
+        body = rss(RUSSIAN_ITEMS, prolog='<?xml version="1.0" encoding="windows-1251"?>')
+
+        self.fetch(body.decode().encode("koi8-r"), "application/rss+xml; charset=windows-1251")
+
+        self.assert_russian_stored()
+
     def test_iso_8859_1_without_any_declaration_is_decoded(self) -> None:
         title = "Ações da Petrobras sobem após anúncio"
         description = "O preço médio do diesel caiu; a companhia não comentou às 18h."

@@ -43,12 +43,52 @@ class WithDetectedCharsetTests(SimpleTestCase):
 
         self.assertEqual(with_detected_charset(body, ""), "application/xml; charset=koi8_r")
 
-    def test_a_charset_in_the_http_header_is_left_to_the_parser(self) -> None:
-        body = RUSSIAN.encode("koi8-r")
-
-        for content_type in ("application/xml;Charset=koi8-r", 'text/xml; charset="cp1251"'):
+    def test_a_charset_in_the_http_header_that_reads_cleanly_is_left_to_the_parser(self) -> None:
+        for encoding, content_type in (
+            ("koi8-r", "application/xml;Charset=koi8-r"),
+            ("cp1251", 'text/xml; charset="windows-1251"'),
+        ):
             with self.subTest(content_type=content_type):
+                body = RUSSIAN.encode(encoding)
+
                 self.assertEqual(with_detected_charset(body, content_type), content_type)
+
+    def test_a_correct_label_wins_over_the_detectors_first_choice(self) -> None:
+        # The detector prefers cp1252 for these bytes; the label reads them just as well.
+        body = PORTUGUESE.encode("latin-1")
+
+        self.assertEqual(
+            with_detected_charset(body, "text/xml; charset=iso-8859-1"),
+            "text/xml; charset=iso-8859-1",
+        )
+
+    def test_a_wrong_single_byte_label_gives_way_to_the_detected_encoding(self) -> None:
+        for encoding, label, expected in (
+            ("koi8-r", "windows-1251", "koi8_r"),
+            ("cp1251", "koi8-r", "cp1251"),
+            ("cp1251", "iso-8859-1", "cp1251"),
+            ("koi8-r", "us-ascii", "koi8_r"),
+        ):
+            with self.subTest(encoding=encoding, label=label):
+                body = RUSSIAN.encode(encoding)
+
+                self.assertEqual(
+                    with_detected_charset(body, f"text/xml; charset={label}"),
+                    f"text/xml; charset={expected}",
+                )
+
+    def test_a_wrong_label_in_the_xml_declaration_gives_way_too(self) -> None:
+        body = b"<?xml version='1.0' encoding='windows-1251'?>" + RUSSIAN.encode("koi8-r")
+
+        self.assertEqual(with_detected_charset(body, "text/xml"), "text/xml; charset=koi8_r")
+
+    def test_utf8_bytes_under_a_single_byte_label_are_named_utf8(self) -> None:
+        body = RUSSIAN.encode()
+
+        self.assertEqual(
+            with_detected_charset(body, "text/xml; charset=iso-8859-1"),
+            "text/xml; charset=utf_8",
+        )
 
     def test_a_utf8_label_on_bytes_that_are_not_utf8_counts_as_no_label(self) -> None:
         header = with_detected_charset(RUSSIAN.encode("cp1251"), "text/xml; charset=utf-8")
