@@ -42,12 +42,17 @@ def page(story: str = STORY) -> bytes:
 
 
 def feed(
-    link: str, description: str = "Terminal reopens.", title: str = "Terminal reopens"
+    link: str,
+    description: str = "Terminal reopens.",
+    title: str = "Terminal reopens",
+    content: str = "",
 ) -> bytes:
+    encoded = f"<content:encoded><![CDATA[{content}]]></content:encoded>" if content else ""
     return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Harbor</title>'
+        '<?xml version="1.0"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Harbor</title>'
         f"<item><guid>t1</guid><title>{title}</title><link>{link}</link>"
-        f"<description>{description}</description></item></channel></rss>"
+        f"<description>{description}</description>{encoded}</item></channel></rss>"
     ).encode()
 
 
@@ -79,6 +84,7 @@ class FullTextTests(TestCase):
             self.assertNotIn(chrome, article.text)
         self.assertNotIn("<script", article.content_html)
         self.assertEqual(article.summary_html, "Terminal reopens.")  # the feed's own text stays
+        self.assertTrue(article.is_extracted)
 
     def test_an_entry_with_enough_text_is_left_alone(self) -> None:
         self.server.route("/feed", feed(self.server.url("/story"), description=STORY))
@@ -126,8 +132,39 @@ class FullTextTests(TestCase):
         self.assertEqual(len(self.server.requests_for("/story")), 2)  # it was tried
         self.assertEqual(article.title, "Terminal reopens fully")
         self.assertEqual(article.content_html, extracted)
+        self.assertTrue(article.is_extracted)
         self.assertTrue(article.text.startswith("Terminal reopens fully "), article.text)
         self.assertIn("three-week closure caused by storm damage", article.text)
+
+    def test_an_update_with_new_feed_text_whose_page_fails_takes_the_feeds_text(self) -> None:
+        result = self.fetch(fetch_full_text=True)
+        self.server.route("/story", b"down for maintenance", status=503)
+        correction = "Terminal reopens on Tuesday, not Monday."
+        self.server.route("/feed", feed(self.server.url("/story"), correction))
+
+        with time_machine.travel(LATER, tick=False):
+            fetch_source(result.source_id, FAST)
+
+        # The page text stood for the feed's old text; kept now, it would hide the correction.
+        article = Article.objects.get()
+        self.assertEqual(article.text, f"Terminal reopens {correction}")
+        self.assertEqual(article.content_html, "")
+        self.assertFalse(article.is_extracted)
+
+    def test_a_shorter_feed_text_replaces_the_feeds_own_longer_text(self) -> None:
+        self.server.route("/feed", feed(self.server.url("/story"), content=f"<p>{STORY}</p>"))
+        result = self.fetch(fetch_full_text=True)
+        shorter = STORY.rsplit(". ", 1)[0] + "."  # the publisher cut the last sentence
+        self.server.route("/feed", feed(self.server.url("/story"), content=f"<p>{shorter}</p>"))
+
+        with time_machine.travel(LATER, tick=False):
+            again = fetch_source(result.source_id, FAST)
+
+        article = Article.objects.get()
+        self.assertEqual(again.updated, 1)
+        self.assertEqual(article.content_html, f"<p>{shorter}</p>")
+        self.assertEqual(article.text, f"Terminal reopens Terminal reopens. {shorter}")
+        self.assertEqual(self.server.requests_for("/story"), [])
 
     def test_without_full_text_an_update_takes_the_feeds_text(self) -> None:
         result = self.fetch()

@@ -126,7 +126,13 @@ class ArticleAdmin(admin.ModelAdmin[Article]):
     # Rendering a row costs far more than fetching it (benchmarks/admin_lists.py).
     list_per_page = 50
     raw_id_fields = ("topic",)
-    readonly_fields = ("identity", "content_hash", "first_seen_at", "updated_at")
+    readonly_fields = (
+        "identity",
+        "content_hash",
+        "extracted_over",
+        "first_seen_at",
+        "updated_at",
+    )
     actions = ("split_out", "move_to_topic")
 
     @admin.display(description="Topic", ordering="topic__headline")

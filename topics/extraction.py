@@ -4,11 +4,14 @@ When a source's `fetch_full_text` switch is on, each new entry whose text is a s
 its page fetched with the same safe downloader as feeds (private addresses refused,
 bounded in time and size) and its main text extracted with trafilatura, a maintained
 extractor (reference §5.7). The result replaces the entry's content only when it says
-more than the feed did; any failure leaves the feed's own text in place. When the feed
-later changes such an entry, its page is extracted again, and if that gives nothing
-the full text stored before stays rather than the feed's stub coming back.
+more than the feed did; any failure leaves the feed's own text in place. The article
+records a hash of the feed text the page's text replaced (`Article.extracted_over`).
+When the feed later changes such an entry, its page is extracted again; if that gives
+nothing, the full text stored before stays only while the feed's own text is unchanged
+(a new title, say). A feed whose text changed wins: its update may be a correction.
 """
 
+import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,41 +48,45 @@ def add_full_text(
     first; returns how many were filled. At most MAX_PAGES_PER_FETCH pages are fetched.
 
     `changed` are updates of stored articles (with their pk): one the page does not
-    fill keeps its stored content when that says more than the feed's new version.
+    fill keeps its stored full text when the feed's text is the one that was replaced.
     """
     filled: list[Article] = []
     for article in [a for a in [*new, *changed] if is_stub(a)][:MAX_PAGES_PER_FETCH]:
         extracted = extract_article(article.url, limits)
         if extracted is None or len(extracted.text) <= len(article.text):
             continue
-        _use_content(article, extracted.html, extracted.text)
+        _use_page_text(article, extracted.html, extracted.text)
         filled.append(article)
     unfilled = [a for a in changed if not any(a is f for f in filled)]
     if unfilled:
-        _keep_stored_content(unfilled)
+        _keep_stored_full_text(unfilled)
     return len(filled)
 
 
-def _keep_stored_content(changed: list[Article]) -> None:
-    """Put back the stored content of updated articles where it says more than the
-    feed's new version. No marker says the stored content was extracted: for a
-    full-text source, the longer text is the better one either way."""
-    pks = [a.pk for a in changed]
-    stored = dict(Article.objects.filter(pk__in=pks).values_list("pk", "content_html"))
+def _keep_stored_full_text(changed: list[Article]) -> None:
+    """Put back the page text stored for updated articles whose feed text is the one
+    it replaced (the update changed only the title or link, say)."""
+    extracted = Article.objects.filter(pk__in=[a.pk for a in changed]).exclude(extracted_over="")
+    stored = {
+        pk: (html, over)
+        for pk, html, over in extracted.values_list("pk", "content_html", "extracted_over")
+    }
     for article in changed:
-        html = stored.get(article.pk, "")
-        text = sanitized_html_to_text(html)
-        if len(_text_with_title(article.title, text)) > len(article.text):
-            _use_content(article, html, text)
+        html, over = stored.get(article.pk, ("", ""))
+        if over == _feed_text_hash(article):
+            _use_page_text(article, html, sanitized_html_to_text(html))
 
 
-def _use_content(article: Article, html: str, text: str) -> None:
+def _use_page_text(article: Article, html: str, text: str) -> None:
+    """Replace the feed's content of `article`, which must still hold the feed's text."""
+    article.extracted_over = _feed_text_hash(article)
     article.content_html = html
-    article.text = _text_with_title(article.title, text)
+    article.text = collapse_whitespace(f"{article.title} {text}")
 
 
-def _text_with_title(title: str, text: str) -> str:
-    return collapse_whitespace(f"{title} {text}")
+def _feed_text_hash(article: Article) -> str:
+    feed_text = f"{article.summary_html}\0{article.content_html}"
+    return hashlib.sha256(feed_text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def extract_article(url: str, limits: Limits = PAGE_LIMITS) -> ExtractedText | None:

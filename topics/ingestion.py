@@ -22,6 +22,7 @@ UPDATED_FIELDS = [
     "content_html",
     "text",
     "content_hash",
+    "extracted_over",
     "updated_at",
 ]
 

@@ -130,6 +130,14 @@ class Article(models.Model):
     first_seen_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     content_hash = models.CharField(max_length=64)
+    # Set when content_html and text came from the article's web page (topics/extraction.py):
+    # the hash of the feed's own text they replaced, so that an update keeps them only
+    # while the feed's text is the same.
+    extracted_over = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="When the content is the page's full text: a hash of the feed text it replaced.",
+    )
     importance = models.PositiveSmallIntegerField(default=1)
     topic = models.ForeignKey(
         "Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="articles"
@@ -159,6 +167,11 @@ class Article(models.Model):
 
     def get_absolute_url(self) -> str:
         return self.url
+
+    @property
+    def is_extracted(self) -> bool:
+        """Whether the content is the full text of the article's page, not the feed's."""
+        return bool(self.extracted_over)
 
 
 class ArticleTerms(models.Model):
