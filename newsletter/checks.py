@@ -1,7 +1,7 @@
 """System checks for unsafe production configuration, with stable ids.
 
 A fresh clone runs on defaults that are right for a laptop (SQLite, the ORM broker, the
-local outbox). Without DEBUG those same defaults lose mail or lock the database, so each
+local outbox). In production (DEBUG=0) those same defaults lose mail or lock the database, so each
 is named here, and `manage.py check` (and every migrate/qcluster start) shows it.
 The ids are stable so operators can silence one on purpose (SILENCED_SYSTEM_CHECKS).
 """
@@ -30,10 +30,10 @@ def engine(alias: str) -> str:
 
 
 def production(function: Any) -> Any:
-    """Register a check that only speaks when DEBUG is off (on a laptop all is fine)."""
+    """Register a check that only speaks in production (on a laptop all is fine)."""
 
     def check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-        return [] if settings.DEBUG else function()
+        return [] if settings.DAYBRIEF_DEVELOPMENT else function()
 
     check.__name__ = function.__name__
     register(check)

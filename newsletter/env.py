@@ -51,6 +51,12 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def debug_by_default(argv: list[str]) -> bool:
+    """Whether the process is Django's development web server (`manage.py runserver`),
+    the one place Django's debug mode helps a developer when DEBUG is not set."""
+    return argv[1:2] == ["runserver"]
+
+
 def secret_key(var_dir: Path, debug: bool) -> str:
     """SECRET_KEY from the environment, else one generated once and kept under var/.
 

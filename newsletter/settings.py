@@ -4,25 +4,41 @@ A fresh clone runs with no configuration at all: SQLite under var/, django-q2 on
 the ORM broker, email written to a readable outbox under var/outbox/.
 """
 
+import sys
 from pathlib import Path
 
 import dj_database_url
 
-from newsletter.env import email_settings, env_bool, env_int, env_list, env_str, secret_key
+from newsletter.env import (
+    debug_by_default,
+    email_settings,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("DAYBRIEF_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = secret_key(VAR_DIR, DEBUG)
+# DEBUG unset or 1: a developer's machine, with the laptop defaults below (a generated
+# SECRET_KEY, any host, the demo newsroom, feeds on loopback, quiet production checks).
+DAYBRIEF_DEVELOPMENT = env_bool("DEBUG", True)
+# Django's own debug mode follows DEBUG when it is set. Unset, it is on only in
+# `manage.py runserver` (the web server of `make run`), for tracebacks in pages: it also
+# keeps up to 9,000 formatted SQL queries per connection, which long commands
+# (send_digest, evaluate_clustering) and the task worker would carry for nothing.
+DEBUG = env_bool("DEBUG", debug_by_default(sys.argv))
+SECRET_KEY = secret_key(VAR_DIR, DAYBRIEF_DEVELOPMENT)
 PORT = env_int("PORT", 8000)
 SITE_URL = env_str("SITE_URL", f"http://localhost:{PORT}").rstrip("/")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DEBUG else [])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["*"] if DAYBRIEF_DEVELOPMENT else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [SITE_URL])
 
 # --- HTTPS and cookies (production; inert on a laptop's http://localhost) ----
-_HTTPS = SITE_URL.startswith("https://") and not DEBUG
+_HTTPS = SITE_URL.startswith("https://") and not DAYBRIEF_DEVELOPMENT
 # The proxy terminates TLS and says so in X-Forwarded-Proto; only trust it behind one.
 if env_bool("DAYBRIEF_BEHIND_PROXY", _HTTPS):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -133,7 +149,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
+        if DAYBRIEF_DEVELOPMENT
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
@@ -241,9 +257,9 @@ DAYBRIEF_SUMMARIZER_API_KEY = env_str("DAYBRIEF_SUMMARIZER_API_KEY", "")
 DAYBRIEF_SUMMARIZER_TIMEOUT = env_int("DAYBRIEF_SUMMARIZER_TIMEOUT", 20)  # seconds
 # Loopback and private addresses are refused when fetching feeds unless allowed:
 # the demo newsroom and the tests serve feeds from this machine.
-DAYBRIEF_ALLOW_PRIVATE_FEEDS = env_bool("DAYBRIEF_ALLOW_PRIVATE_FEEDS", DEBUG)
+DAYBRIEF_ALLOW_PRIVATE_FEEDS = env_bool("DAYBRIEF_ALLOW_PRIVATE_FEEDS", DAYBRIEF_DEVELOPMENT)
 # Demo mode: the site serves the offline demo newsroom's feeds under /demo/.
-DAYBRIEF_DEMO = env_bool("DAYBRIEF_DEMO", DEBUG)
+DAYBRIEF_DEMO = env_bool("DAYBRIEF_DEMO", DAYBRIEF_DEVELOPMENT)
 DAYBRIEF_USER_AGENT = env_str(
     "DAYBRIEF_USER_AGENT", f"Daybrief/0.1 (+{SITE_URL}; feed fetcher for a daily digest)"
 )

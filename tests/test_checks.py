@@ -5,6 +5,7 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from unittest import mock
 
 from django.test import SimpleTestCase, override_settings
@@ -13,6 +14,7 @@ from newsletter import checks
 
 ROOT = Path(__file__).resolve().parent.parent
 SAFE = {
+    "DAYBRIEF_DEVELOPMENT": False,
     "DEBUG": False,
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     "POSTAL_ADDRESS": "Daybrief Ltd, 5 Real Road, Leeds LS1 1AA",
@@ -88,13 +90,18 @@ class ProductionCheckTests(SimpleTestCase):
 
 
 class RegisteredCheckTests(SimpleTestCase):
-    @override_settings(DEBUG=True, EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend")
-    def test_a_laptop_with_debug_on_hears_nothing(self) -> None:
+    # A laptop's management commands run with Django's DEBUG off (newsletter/settings.py).
+    @override_settings(
+        DAYBRIEF_DEVELOPMENT=True,
+        DEBUG=False,
+        EMAIL_BACKEND="django.core.mail.backends.console.EmailBackend",
+    )
+    def test_a_laptop_hears_nothing(self) -> None:
         from django.core.checks import run_checks
 
         self.assertFalse([m for m in run_checks() if m.id.startswith("daybrief.")])
 
-    @override_settings(DEBUG=False, POSTAL_ADDRESS="")
+    @override_settings(DAYBRIEF_DEVELOPMENT=False, DEBUG=False, POSTAL_ADDRESS="")
     def test_the_checks_run_with_django_s_own(self) -> None:
         from django.core.checks import run_checks
 
@@ -160,3 +167,51 @@ class DeployCheckTests(SimpleTestCase):
         )
         result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+
+# What a fresh clone leaves unset.
+LAPTOP_UNSET = {"DEBUG", "SECRET_KEY", "DAYBRIEF_DEMO", "DAYBRIEF_ALLOW_PRIVATE_FEEDS"}
+SHOW_SETTINGS = (
+    "import sys; sys.argv = sys.argv[1:]; import newsletter.settings as s; "
+    "print(s.DEBUG, s.DAYBRIEF_DEVELOPMENT, s.DAYBRIEF_DEMO, s.DAYBRIEF_ALLOW_PRIVATE_FEEDS)"
+)
+
+
+def laptop_settings(*argv: str, **env: str) -> list[str]:
+    """DEBUG, DAYBRIEF_DEVELOPMENT, DAYBRIEF_DEMO and DAYBRIEF_ALLOW_PRIVATE_FEEDS as a
+    fresh clone's `argv` (manage.py and its arguments) would see them."""
+    environ = {key: value for key, value in os.environ.items() if key not in LAPTOP_UNSET}
+    with TemporaryDirectory() as var_dir:
+        environ.update(env, DAYBRIEF_VAR_DIR=var_dir)
+        result = subprocess.run(
+            [sys.executable, "-c", SHOW_SETTINGS, *argv],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+    return result.stdout.split()
+
+
+class FreshCloneTests(SimpleTestCase):
+    def test_commands_run_without_django_debug_mode_but_with_the_laptop_defaults(self) -> None:
+        # Debug mode would keep every query of a long command (send_digest) in memory.
+        for command in ("send_digest", "qcluster"):
+            with self.subTest(command=command):
+                self.assertEqual(
+                    laptop_settings("manage.py", command), ["False", "True", "True", "True"]
+                )
+
+    def test_the_development_web_server_runs_in_django_debug_mode(self) -> None:
+        self.assertEqual(
+            laptop_settings("manage.py", "runserver", "--noreload"),
+            ["True", "True", "True", "True"],
+        )
+
+    def test_debug_1_turns_django_debug_mode_on_in_commands_too(self) -> None:
+        self.assertEqual(
+            laptop_settings("manage.py", "send_digest", DEBUG="1"),
+            ["True", "True", "True", "True"],
+        )

@@ -1,6 +1,13 @@
 import pytest
 
-from newsletter.env import email_settings, env_bool, env_int, env_str, secret_key
+from newsletter.env import (
+    debug_by_default,
+    email_settings,
+    env_bool,
+    env_int,
+    env_str,
+    secret_key,
+)
 
 
 def test_booleans_accept_the_usual_words_and_refuse_anything_else(monkeypatch):
@@ -13,6 +20,17 @@ def test_booleans_accept_the_usual_words_and_refuse_anything_else(monkeypatch):
         env_bool("FLAG", True)
     monkeypatch.delenv("FLAG")
     assert env_bool("FLAG", True) is True
+
+
+def test_django_debug_mode_is_on_by_default_only_in_the_development_web_server():
+    assert debug_by_default(["manage.py", "runserver", "0.0.0.0:8000", "--noreload"])
+    for argv in (
+        ["manage.py", "send_digest"],
+        ["manage.py", "qcluster"],
+        ["manage.py"],
+        [".venv/bin/gunicorn", "--config", "deploy/gunicorn.conf.py"],
+    ):
+        assert not debug_by_default(argv), argv
 
 
 def test_whole_numbers_are_checked(monkeypatch):
