@@ -1,8 +1,11 @@
 """Shared fixtures. Personas and builders live in tests/factories.py."""
 
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -13,6 +16,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def frozen_now(request: pytest.FixtureRequest) -> Iterator[datetime]:
+    """The clock stopped at the test module's NOW for the whole test; yields NOW.
+    Modules use it with `pytestmark = [..., pytest.mark.usefixtures("frozen_now")]`."""
+    now: datetime = request.module.NOW
+    with time_machine.travel(now, tick=False):
+        yield now
 
 
 @pytest.fixture(autouse=True)

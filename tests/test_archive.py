@@ -18,12 +18,6 @@ DAY = NOW.date()
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
-@pytest.fixture
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 def test_view_in_browser_leads_to_the_archive_at_a_stable_url(client):
     make_news_day(3, now=NOW)
     reader = make_subscriber()

@@ -15,12 +15,6 @@ DAY = NOW.date()
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
-@pytest.fixture
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 def make_story(headline: str, score: float, **fields: object):
     article = make_article(title=headline)
     defaults = {"headline": headline, "score": score, "article_count": 1, "lead_article": article}

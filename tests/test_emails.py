@@ -24,12 +24,6 @@ DAY = NOW.date()
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
-@pytest.fixture
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 def make_story(headline: str, score: float, **fields: object):
     source = make_source(name=f"{headline} Times")
     article = make_article(source=source, title=f"{headline}: the report")

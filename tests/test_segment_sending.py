@@ -4,7 +4,6 @@ import datetime as dt
 import re
 
 import pytest
-import time_machine
 from django.core import mail
 
 from newsletter.digests import build_digest
@@ -16,12 +15,6 @@ from tests.smtpserver import running_smtp_server, use_smtp_server
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
-
-
-@pytest.fixture
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def card_categories(text: str) -> list[str]:

@@ -30,12 +30,6 @@ DAY = NOW.date()
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
-@pytest.fixture
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 class FlakyBackend(LocmemBackend):
     """locmem, except that chosen recipients raise the given exception."""
 

@@ -11,13 +11,7 @@ from tests.factories import make_article, make_subscriber, make_topic
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def built_digest(*addresses: str) -> Digest:

@@ -12,13 +12,7 @@ from tests.factories import make_subscriber
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def sign_up(client, email: str, ip: str = "203.0.113.7", **extra: str):

@@ -8,13 +8,7 @@ from newsletter import throttling
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
 
-pytestmark = [pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def test_slots_of_one_limit_are_spaced_by_its_interval():

@@ -7,7 +7,6 @@ from xml.etree import ElementTree
 
 import feedparser
 import pytest
-import time_machine
 from django.urls import reverse
 from django.utils.html import strip_tags
 
@@ -20,13 +19,7 @@ TODAY = NOW.date()
 PUBLISHED = dt.datetime(2026, 4, 20, 18, 25, 2, tzinfo=dt.UTC)
 LEAD_URL = "https://www.interconnects.ai/p/reading-todays-open-closed-performance"
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _frozen_now():
-    with time_machine.travel(NOW, tick=False):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_now")]
 
 
 def reference_topic(**fields: object) -> Topic:
