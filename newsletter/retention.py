@@ -91,7 +91,8 @@ def prunable_events(cutoff: dt.datetime) -> QuerySet[WebhookEvent]:
 
 def delete_in_batches(rows: QuerySet[Model]) -> int:
     """Delete `rows` (Django's delete, so SET_NULL and cascades apply); how many went."""
-    label = rows.model._meta.concrete_model._meta.label
+    # Deletion counts proxies under their concrete model (None only for abstract ones).
+    label = (rows.model._meta.concrete_model or rows.model)._meta.label
     deleted = 0
     while ids := list(rows.order_by("pk").values_list("pk", flat=True)[:BATCH]):
         with transaction.atomic():

@@ -6,6 +6,7 @@ the ORM broker, email written to a readable outbox under var/outbox/.
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -164,7 +165,8 @@ if not _email_url and env_str("EMAIL_HOST"):
 _email = email_settings(_email_url or "outbox://")
 # django-anymail: provider options from EMAIL_URL=anymail://<esp>?..., and the
 # "user:password" the provider's tracking webhooks must present (newsletter/webhooks.py).
-ANYMAIL = _email.pop("ANYMAIL", None) or {}
+_anymail = _email.pop("ANYMAIL", None)
+ANYMAIL: dict[str, str] = _anymail if isinstance(_anymail, dict) else {}
 if env_str("ANYMAIL_WEBHOOK_SECRET"):
     ANYMAIL["WEBHOOK_SECRET"] = env_str("ANYMAIL_WEBHOOK_SECRET")
 globals().update(_email)
@@ -191,7 +193,7 @@ DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR = env_int("DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR",
 
 # --- Background work (django-q2) -------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
-Q_CLUSTER = {
+Q_CLUSTER: dict[str, Any] = {
     "name": env_str("Q_CLUSTER_NAME", "daybrief"),
     "workers": env_int("Q_WORKERS", 2),
     # timeout < retry: a broker with receipts must never hand a running task out again.

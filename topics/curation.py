@@ -85,7 +85,7 @@ def split_articles(article_ids: Iterable[int], user: User) -> Topic:
         articles = list(Article.objects.select_for_update().filter(pk__in=article_ids))
         if not articles:
             raise CurationError("Choose at least one article to split out.")
-        old_ids = {a.topic_id for a in articles} - {None}
+        old_ids = _topics_of(articles)
         scores = Topic.objects.filter(pk__in=old_ids).values_list("score", flat=True)
         topic = Topic.objects.create(
             needs_enrichment=True, headline=articles[0].title, score=max(scores, default=0.0)
@@ -112,7 +112,7 @@ def move_articles(article_ids: Iterable[int], topic_id: int, user: User) -> list
         articles = list(Article.objects.select_for_update().filter(pk__in=set(article_ids)))
         if not articles:
             raise CurationError("Choose at least one article to move.")
-        old_ids = {a.topic_id for a in articles} - {None, topic_id}
+        old_ids = _topics_of(articles) - {topic_id}
         Article.objects.filter(pk__in=[a.pk for a in articles]).update(
             topic=target, topic_locked=True
         )
@@ -124,6 +124,10 @@ def move_articles(article_ids: Iterable[int], topic_id: int, user: User) -> list
         log(user, list(Topic.objects.filter(pk__in=old_ids)), f"Moved out: {titles}.")
     refresh([topic_id, *old_ids])
     return list(Article.objects.filter(pk__in=[a.pk for a in articles]).order_by("pk"))
+
+
+def _topics_of(articles: list[Article]) -> set[int]:
+    return {a.topic_id for a in articles if a.topic_id is not None}
 
 
 def set_pinned(topic_ids: Iterable[int], pinned: bool, user: User) -> int:

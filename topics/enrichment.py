@@ -24,7 +24,7 @@ from topics.pagecache import pages_changed
 from topics.summarize import clean_body
 
 # An article's importance starts at 1 and gains points for these; the sum is rounded, 1-5.
-KIND_POINTS = {
+KIND_POINTS: dict[str, float] = {
     Kind.ANNOUNCEMENT: 0.5,
     Kind.RESEARCH: 0.5,
     Kind.NEWS: 0.5,
@@ -118,7 +118,7 @@ def _enrich_batch(ids: list[int], context: Context) -> int:
         )
         members: dict[int, list[Article]] = {t.pk: [] for t in topics}
         for article in articles:
-            members[article.topic_id].append(article)
+            members[_topic_of(article)].append(article)
         bodies = {a.pk: clean_body(a.title, a.text) for a in articles}
         centrality = _centrality(articles, bodies)
         changed_articles: list[Article] = []
@@ -242,6 +242,11 @@ def _set(topic: Topic, field: str, value: object) -> None:
         setattr(topic, field, value)
 
 
+def _topic_of(article: Article) -> int:
+    assert article.topic_id is not None  # enrichment reads articles by their topic
+    return article.topic_id
+
+
 def _centrality(articles: list[Article], bodies: dict[int, str]) -> dict[int, float]:
     """Each article's cosine similarity to the mean of its topic's articles (TF-IDF)."""
     if not articles:
@@ -252,9 +257,9 @@ def _centrality(articles: list[Article], bodies: dict[int, str]) -> dict[int, fl
         vectors = vectorizer.fit_transform(documents).tocsr()
     except ValueError:  # nothing but stop words
         return {a.pk: 1.0 for a in articles}
-    topic_ids = sorted({a.topic_id for a in articles})
+    topic_ids = sorted({_topic_of(a) for a in articles})
     row_of = {t: n for n, t in enumerate(topic_ids)}
-    owners = np.array([row_of[a.topic_id] for a in articles])
+    owners = np.array([row_of[_topic_of(a)] for a in articles])
     indicator = sparse.csr_matrix(
         (np.ones(len(articles)), (owners, np.arange(len(articles)))),
         shape=(len(topic_ids), len(articles)),

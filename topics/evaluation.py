@@ -14,7 +14,7 @@ import hashlib
 import json
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from django.core.management import call_command
@@ -63,7 +63,7 @@ def read_labelled(path: Path) -> list[LabelledArticle]:
     return articles
 
 
-def bcubed(gold: list[str], predicted: list[object]) -> tuple[float, float, float]:
+def bcubed(gold: Sequence[str], predicted: Sequence[object]) -> tuple[float, float, float]:
     """Item-averaged BCubed (precision, recall, F1); each item is compared with its own clusters."""
     if not gold:
         return 0.0, 0.0, 0.0
@@ -75,7 +75,7 @@ def bcubed(gold: list[str], predicted: list[object]) -> tuple[float, float, floa
     return precision, recall, _f1(precision, recall)
 
 
-def pairwise(gold: list[str], predicted: list[object]) -> tuple[float, float, float]:
+def pairwise(gold: Sequence[str], predicted: Sequence[object]) -> tuple[float, float, float]:
     """Precision, recall and F1 over the pairs of items put in one cluster."""
     pairs = collections.Counter(zip(gold, predicted, strict=True))
     together = sum(n * (n - 1) / 2 for n in pairs.values())

@@ -51,6 +51,7 @@ def rank_topics(now: dt.datetime) -> int:
     )
     coverage = _coverage([t.pk for t in topics], now)
     for topic in topics:
+        assert topic.latest_at is not None  # the filter above
         hours = max((now - topic.latest_at).total_seconds() / 3600, 0.0)
         facts = coverage[topic.pk]
         topic.score = topic_score(
@@ -67,7 +68,7 @@ def topic_score(
 ) -> float:
     """`authority` is the summed weight of the distinct sources covering the topic."""
     weight = importance + math.log2(1 + authority) + 0.5 * math.log2(1 + velocity)
-    score = weight * 0.5 ** (hours_old / HALF_LIFE_HOURS)
+    score = weight * math.pow(0.5, hours_old / HALF_LIFE_HOURS)
     return round(score * (REPEAT_FACTOR if repeats else 1.0), 6)
 
 
