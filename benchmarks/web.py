@@ -14,6 +14,7 @@ The site's page cache is on as in production (files under the run's var dir, or 
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -386,6 +387,32 @@ def add_wrk_figures(
     result["error_kinds"] = load.error_kinds
 
 
+def server_cpu_seconds(master: int) -> float:
+    """CPU seconds used so far by gunicorn: the master, its live workers, and the workers it
+    reaped (recycled ones). Unlike latency, this hardly moves with the machine's other load."""
+    total = process_cpu_ticks(master, reaped_children=True)
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    for pid in children:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # exited meanwhile
+            total += process_cpu_ticks(int(pid), reaped_children=False)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_ticks(pid: int, reaped_children: bool) -> int:
+    # /proc/PID/stat after the ")" closing the command name: field 3 (state) onwards, so
+    # utime, stime, cutime and cstime (fields 14-17) are at 11-14.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(value) for value in fields[11 : 15 if reaped_children else 13])
+
+
+def add_server_cpu(result: dict[str, object], server_cpu: dict[str, float]) -> None:
+    """Gunicorn's CPU milliseconds per request of each endpoint (signup: GET and POST)."""
+    for name, seconds in server_cpu.items():
+        requests = result[f"{name}_requests"]
+        assert isinstance(requests, int)
+        result[f"{name}_server_cpu_ms"] = round(seconds * 1000 / max(requests, 1), 2)
+
+
 def cache_description(args: argparse.Namespace) -> str:
     if args.page_cache_seconds <= 0:
         return "off"
@@ -454,16 +481,24 @@ def main() -> None:
         load = Load(base, load.topic_paths)
         # One endpoint at a time, all clients on it: each figure is that page's own.
         python_endpoints = ["signup"] if args.client == "wrk" else endpoints
-        walls = {name: load.run(args.clients, args.seconds, [name]) for name in python_endpoints}
+        walls: dict[str, float] = {}
+        server_cpu: dict[str, float] = {}
+        for name in python_endpoints:
+            cpu = server_cpu_seconds(web.pid)
+            walls[name] = load.run(args.clients, args.seconds, [name])
+            server_cpu[name] = server_cpu_seconds(web.pid) - cpu
         wrk_figures: dict[str, dict] = {}
         if args.client == "wrk":
             paths = {"topic": load.topic_paths, "index": ["/"]}
             for name, targets in paths.items():
+                cpu = server_cpu_seconds(web.pid)
                 wrk_figures[name] = wrk_run(base, targets, args.clients, args.seconds)
+                server_cpu[name] = server_cpu_seconds(web.pid) - cpu
                 walls[name] = wrk_figures[name]["seconds"]
         database = "postgresql" if database_url.startswith("postgres") else "sqlite"
         result = report(load, walls, database, env)
         add_wrk_figures(result, load, walls, wrk_figures)
+        add_server_cpu(result, server_cpu)
         result["client"] = args.client
         result["page_cache"] = cache_description(args)
         result["load_average"] = [round(n, 2) for n in os.getloadavg()]

@@ -21,7 +21,7 @@ keepalive = 5
 max_requests = 10000
 max_requests_jitter = 5000
 preload_app = True
-accesslog = "-"
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 # The proxy in front sets X-Forwarded-For/-Proto; trust only it.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")

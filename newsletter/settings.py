@@ -86,12 +86,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "newsletter.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Above the page cache, whose answers need the header too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Answers readers' cached pages before the session, CSRF, auth and messages work.
+    "topics.pagecache.CachedPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "newsletter.urls"

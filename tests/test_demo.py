@@ -153,6 +153,14 @@ class DemoFeedTests(TestCase):
         response = self.client.get(url, headers={"if-none-match": etag})
         self.assertEqual(response.status_code, 304)
 
+    def test_an_unchanged_feed_answers_304_to_its_last_modified_alone(self) -> None:
+        # A real load happens at some fraction of a second, which HTTP dates drop.
+        demo_sources().update(created_at=LOADED_AT + dt.timedelta(milliseconds=250))
+        url = reverse("demo:feed", args=["greenline"])
+        modified = self.client.get(url)["Last-Modified"]
+        response = self.client.get(url, headers={"if-modified-since": modified})
+        self.assertEqual(response.status_code, 304)
+
     def test_an_unknown_source_is_404(self) -> None:
         self.assertEqual(self.client.get("/demo/feeds/nowhere.xml").status_code, 404)
         self.assertEqual(self.client.get("/demo/northwire/no-such-story/").status_code, 404)

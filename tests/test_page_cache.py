@@ -2,11 +2,15 @@
 and whatever changes a page (editors, clustering, edits) shows on the very next request."""
 
 import datetime as dt
+from unittest import mock
 
 import time_machine
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.auth.models import User
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache as django_cache_instance
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.test import Client, RequestFactory, TestCase, override_settings
 from django.urls import reverse
@@ -191,6 +195,58 @@ class ChangesShowAtOnceTests(PageCacheTestCase):
             refresh_topics()
         self.assertEqual(Article.objects.filter(title__contains="SpaceX", topic=None).count(), 0)
         self.assertIn("SpaceX", self.read(INDEX))
+
+
+class EarlyAnswerTests(PageCacheTestCase):
+    """CachedPageMiddleware answers a reader's fresh page before the session and auth work."""
+
+    def without_the_middleware(self, url: str) -> HttpResponse:
+        middleware = [
+            m for m in settings.MIDDLEWARE if m != "topics.pagecache.CachedPageMiddleware"
+        ]
+        with override_settings(MIDDLEWARE=middleware):
+            return Client().get(url)
+
+    def test_a_readers_cache_hit_skips_the_session_and_auth_middleware(self) -> None:
+        self.read(INDEX)
+        original = AuthenticationMiddleware.process_request
+        with mock.patch.object(
+            AuthenticationMiddleware, "process_request", autospec=True, side_effect=original
+        ) as authenticate:
+            self.read(INDEX)
+            authenticate.assert_not_called()
+            self.read(reverse("topics:search"))  # not a cached page: the whole stack runs
+            authenticate.assert_called_once()
+
+    def test_the_early_answer_carries_the_headers_the_whole_stack_sends(self) -> None:
+        for url in (INDEX, self.rates.get_absolute_url()):
+            with self.subTest(url):
+                self.read(url)
+                early = Client().get(url)
+                self.assertEqual(early.status_code, 200)
+                self.assertEqual(
+                    dict(early.headers), dict(self.without_the_middleware(url).headers)
+                )
+
+    @override_settings(ALLOWED_HOSTS=["testserver"])
+    def test_a_host_outside_allowed_hosts_is_refused_even_for_a_cached_page(self) -> None:
+        self.read(INDEX)
+        self.assertEqual(Client().get(INDEX, headers={"Host": "evil.example"}).status_code, 400)
+
+    def test_a_change_shows_in_a_process_that_served_the_old_page(self) -> None:
+        self.read(INDEX)
+        self.read(INDEX)  # now among this process's recent pages too
+        with self.captureOnCommitCallbacks(execute=True):
+            Topic.objects.filter(pk=self.rates.pk).update(headline="Fed lifts rates")
+            pagecache.pages_changed()
+        self.assertIn("Fed lifts rates", self.read(INDEX))
+
+    def test_the_recent_pages_stay_few(self) -> None:
+        urls = [INDEX, self.rates.get_absolute_url(), f"{INDEX}?page=1"]
+        with mock.patch.object(pagecache, "RECENT_PAGES", 2):
+            for url in urls * 2:
+                self.read(url)
+            self.assertLessEqual(len(pagecache._recent), 2)
 
 
 class VersionTests(TestCase):

@@ -29,9 +29,10 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import Resolver404, resolve
 from django.utils import timezone
-from django.utils.cache import get_conditional_response, patch_cache_control
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers
 from django.utils.http import http_date
 
 VERSION_KEY = "pages:version"
@@ -40,10 +41,16 @@ VERSION_KEY = "pages:version"
 STALE_SECONDS = 300
 # How long a render may hold the page before another request takes over.
 RENDER_LOCK_SECONDS = 30
+# Pages this process served lately, by key (the key names the pages version): a reader's hit
+# then reads only the version from the shared cache, not the page as well.
+RECENT_PAGES = 200
+_recent: dict[str, "Page"] = {}
 # Set inside one_change_for_many(): the changes seen so far, reported on the way out.
 _quiet = threading.local()
 
 View = Callable[..., HttpResponse]
+# The attribute cached_page() leaves on a view: whether staff see more (see cached_page()).
+MARK = "page_cache_staff_sees_more"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +162,8 @@ def cached_page(*, staff_sees_more: bool) -> Callable[[View], View]:
             finally:
                 cache.delete(lock)
 
+        # Read by CachedPageMiddleware, which answers a fresh page before the view is reached.
+        setattr(wrapper, MARK, staff_sees_more)
         return wrapper
 
     return decorate
@@ -193,6 +202,57 @@ def may_store(request: HttpRequest, response: HttpResponse) -> bool:
         # A page that showed messages showed this visitor's.
         and not getattr(messages.get_messages(request), "used", False)
     )
+
+
+class CachedPageMiddleware:
+    """Answer a reader's fresh cached page before the session, CSRF, auth and messages
+    middleware run: they cost more CPU than the cache lookup itself, and under load the
+    CPU per request is the latency (benchmarks/web_cpu.py).
+
+    Only the views cached_page() marks are answered here, and only what their decorator
+    would answer from the cache too. A request that may be staff's on a page where staff see
+    more (it carries a session cookie), a stale page or a miss goes on down the stack to the
+    decorator, which renders, stores and hands out stale copies under load.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.fresh_page(request) or self.get_response(request)
+
+    def fresh_page(self, request: HttpRequest) -> HttpResponse | None:
+        try:
+            staff_sees_more = getattr(resolve(request.path_info).func, MARK)
+        except (Resolver404, AttributeError):
+            return None  # not a cached page
+        if staff_sees_more and settings.SESSION_COOKIE_NAME in request.COOKIES:
+            return None  # maybe staff: the decorator reads the session
+        if not may_share(request, staff_sees_more=False):
+            return None
+        request.get_host()  # refuses a host not in ALLOWED_HOSTS, as the full stack would
+        page = recent_fresh_page(page_key(request))
+        if page is None:
+            return None
+        response = page.response_to(request)
+        response["Content-Length"] = str(len(response.content))
+        if staff_sees_more:
+            # What SessionMiddleware says of the decorator's pages that read the session.
+            patch_vary_headers(response, ["Cookie"])
+        return response
+
+
+def recent_fresh_page(key: str) -> Page | None:
+    """The fresh page under `key`, from this process's recent pages or the shared cache."""
+    page = _recent.get(key)
+    if page is None or not page.is_fresh():
+        page = cache.get(key)
+        if page is None or not page.is_fresh():
+            return None
+        if len(_recent) >= RECENT_PAGES:
+            _recent.clear()  # the pages of past versions and days would pile up
+        _recent[key] = page
+    return page
 
 
 def connect_signals() -> None:
