@@ -60,6 +60,20 @@ class CachedReadsTests(PageCacheTestCase):
             again = Client().get(self.rates.get_absolute_url())
         self.assertEqual(again.content.decode(), first)
 
+    def test_a_second_reader_gets_the_same_search_without_a_query(self) -> None:
+        url = f"{reverse('topics:search')}?q=rates"
+        first = self.read(url)
+        with self.assertNumQueries(0):
+            again = Client().get(url)
+        self.assertEqual(again.content.decode(), first)
+        self.assertIn("Fed raises rates", first)
+
+    def test_a_new_topic_shows_in_a_search_read_before(self) -> None:
+        url = f"{reverse('topics:search')}?q=flies"
+        self.assertNotIn("Starship flies", self.read(url))
+        self.topic("Starship flies")
+        self.assertIn("Starship flies", self.read(url))
+
     def test_each_query_string_is_its_own_page(self) -> None:
         url = self.rates.get_absolute_url()
         self.assertNotIn("Debug</h2>", self.read(url))
@@ -215,7 +229,7 @@ class EarlyAnswerTests(PageCacheTestCase):
         ) as authenticate:
             self.read(INDEX)
             authenticate.assert_not_called()
-            self.read(reverse("topics:search"))  # not a cached page: the whole stack runs
+            self.read(reverse("newsletter:subscribe"))  # not a cached page: the whole stack runs
             authenticate.assert_called_once()
 
     def test_the_early_answer_carries_the_headers_the_whole_stack_sends(self) -> None:

@@ -81,6 +81,7 @@ def index(request: HttpRequest, day: dt.date | None = None) -> HttpResponse:
     return render(request, "topics/index.html", context)
 
 
+@cached_page(staff_sees_more=False)
 def search(request: HttpRequest) -> HttpResponse:
     query = " ".join(request.GET.get("q", "").split())[:MAX_QUERY_CHARS]
     results: list[Topic] = []
