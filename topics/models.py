@@ -153,12 +153,12 @@ class Article(models.Model):
             models.UniqueConstraint(fields=["source", "identity"], name="article_unique_identity")
         ]
         indexes = [
-            # Which articles belong to a day's digest, and the admin's day filter.
-            models.Index(fields=["first_seen_at"], name="article_first_seen_idx"),
             # A topic's timeline, oldest first.
             models.Index(fields=["topic", "published_at"], name="article_topic_time_idx"),
             # TopicQuerySet.for_day (the index's cards and categories): the day's topic ids
             # from the index alone, no table row per article (SQLite ~31 -> ~13 ms a page).
+            # Leading with first_seen_at, it also serves every lookup by that alone (a day's
+            # digest articles, the admin's day filter, the index's previous/next day).
             models.Index(fields=["first_seen_at", "topic"], name="article_seen_topic_idx"),
         ]
 
