@@ -8,6 +8,9 @@ relative times ("3 hours ago") are at most DAYBRIEF_PAGE_CACHE_SECONDS stale. On
 renders a page afresh; readers arriving meanwhile get its newest copy (at most
 STALE_SECONDS past its lifetime) instead of rendering it again all at once.
 
+CachedPageMiddleware answers a reader's fresh page before the session, CSRF, auth and
+messages middleware run; the decorator answers everyone else, renders and stores.
+
 Readers get an ETag and Last-Modified with every page and a 304 when their copy is current.
 Only pages that are the same for every visitor are shared: no cookies set, no CSRF token
 used, no messages shown; staff may see more (hidden topics) and are never served from it.
