@@ -446,3 +446,16 @@ def test_a_single_article_still_joins_a_tight_story_it_resembles() -> None:
     # Its mean similarity (0.2) is far below the story's own (0.95), but one article has no
     # cohesion of its own to compare, so the plain threshold decides.
     assert plan.joins == {7: [3]}
+
+
+def test_a_story_reported_over_days_stays_one_though_each_days_reports_are_tighter() -> None:
+    """Six articles of one story, three a day two days apart (cosine 0.4 across, 0.9 within)."""
+    rows = np.zeros((6, 9))
+    rows[:, 0] = 0.4**0.5  # the story
+    rows[:3, 1] = rows[3:, 2] = 0.5**0.5  # what each day added
+    rows[np.arange(6), np.arange(3, 9)] = 0.1**0.5  # each article's own wording
+    vectors = sparse.csr_matrix(rows)
+    hours = np.array([0.0, 1.0, 2.0, 48.0, 49.0, 50.0])
+    # Faded by two days, the mean across the days (0.19) is far under each day's own (0.9), but
+    # before the fade it (0.4) is as close as only reports of one story come.
+    assert plan_placement(vectors, hours, [None] * 6, [True] * 6).groups == [[0, 1, 2, 3, 4, 5]]

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from topics.clustering import GROUP_SEPARATION, MERGE_THRESHOLD, plan_placement, time_faded
+from topics.clustering import (
+    GROUP_SEPARATION,
+    MERGE_THRESHOLD,
+    SAME_STORY_SIMILARITY,
+    plan_placement,
+    time_faded,
+)
 from topics.duplicates import near_duplicate_links
 from topics.placement import Merger, Plan, Topics
 
@@ -47,7 +53,8 @@ def _plain_plan(
 ) -> Plan:
     new_idx = np.flatnonzero(is_new)
     dense = vectors.toarray()
-    similarity = time_faded(dense[new_idx] @ dense.T, np.abs(hours[new_idx, None] - hours[None, :]))
+    unfaded = dense[new_idx] @ dense.T
+    similarity = time_faded(unfaded, np.abs(hours[new_idx, None] - hours[None, :]))
     ids = sorted({t for t, new in zip(topic_of, is_new, strict=True) if t and not new})
     members = [[i for i, t in enumerate(topic_of) if t == topic] for topic in ids]
     topics = Topics(
@@ -55,8 +62,16 @@ def _plain_plan(
         np.array([len(m) for m in members], dtype=np.float64),
         np.column_stack([similarity[:, m].sum(axis=1) for m in members]),
         np.array([(dense[m].sum(0) @ dense[m].sum(0) - len(m)) / 2 for m in members]),
+        np.column_stack([unfaded[:, m].sum(axis=1) for m in members]),
     )
-    merger = Merger(similarity[:, new_idx], new_idx, topics, GROUP_SEPARATION)
+    merger = Merger(
+        similarity[:, new_idx],
+        new_idx,
+        topics,
+        GROUP_SEPARATION,
+        unfaded=unfaded[:, new_idx],
+        same_story=SAME_STORY_SIMILARITY,
+    )
     eligible = np.array([t is not None for t in topic_of]) | np.array(is_new)
     column = {int(i): r for r, i in enumerate(new_idx)}
     column.update((i, len(new_idx) + ids.index(t)) for i, t in enumerate(topic_of) if t in ids)

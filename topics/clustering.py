@@ -29,7 +29,7 @@ from topics.vectorize import vectorize, weigh
 from topics.window import WindowArticle, load_window
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
-MERGE_THRESHOLD = 0.13
+MERGE_THRESHOLD = 0.12
 # Similarity fades for articles published further apart than the grace period: most stories
 # are covered within hours, and a saga's next event days later is a new story.
 TIME_GRACE_HOURS = 8.0
@@ -42,10 +42,12 @@ FOLLOW_UP_DECAY_HOURS = 48.0
 # How far off a date-only publication time may be (see publication_hours).
 DATE_ONLY_SLACK_HOURS = 24.0
 # Two groups of several articles each merge only if their mean similarity is at least this share
-# of the looser group's own mean: two tight stories that share a subject stay apart. Not higher:
-# the cross mean is time-faded and the groups' own means are not, so at 0.7 a first run over
-# three days split the demo's drought story (its days-apart reports) in two.
-GROUP_SEPARATION = 0.5
+# of the looser group's own mean: two tight stories that share a subject stay apart...
+GROUP_SEPARATION = 0.8
+# ...unless their mean before the time fade reaches this: the cross mean is time-faded and the
+# groups' own means are not, so without it a first run over three days split the demo's drought
+# story (its days-apart reports, unfaded mean 0.37) in two.
+SAME_STORY_SIMILARITY = 0.3
 # At most this many new articles are placed at once (see plan_in_batches).
 BATCH_SIZE = 1000
 # Articles claimed in one statement when writing a plan.
@@ -221,12 +223,15 @@ def plan_placement(
     new_idx = np.flatnonzero(is_new)
     times = Times(hours, slack, time_fade)
     new = vectors.rows(new_idx)
-    within = times.faded(dot_products(new, new), new_idx, new_idx)
+    unfaded = dot_products(new, new)
+    within = times.faded(unfaded, new_idx, new_idx)
     takes_members = np.array([t is not None for t in topic_of]) | np.asarray(is_new)
     links = find_near_duplicates(vectors, new, times, new_idx, takes_members)
     linked = {t for _, item in links if (t := topic_of[item]) is not None and not is_new[item]}
     topics = reachable_topics(vectors, new, times, topic_of, is_new, threshold, linked)
-    merger = Merger(within, new_idx, topics, GROUP_SEPARATION)
+    merger = Merger(
+        within, new_idx, topics, GROUP_SEPARATION, unfaded=unfaded, same_story=SAME_STORY_SIMILARITY
+    )
     merger.collapse(_link_columns(links, new_idx, topic_of, topics.ids))
     merger.run(threshold)
     return merger.plan()

@@ -102,6 +102,7 @@ class Topics:
     sizes: np.ndarray
     sums: np.ndarray
     inner: np.ndarray
+    unfaded: np.ndarray  # the sums before the time fade
 
 
 def reachable_topics(
@@ -136,12 +137,13 @@ def reachable_topics(
     wanted_ids = np.isin(np.array(ids, dtype=np.int64), sorted(required))
     reachable = np.flatnonzero(bound.any(axis=0) | wanted_ids)
     sums = sums[:, reachable]
+    unfaded = sums.copy()
     faded = np.flatnonzero((lowest[:, reachable] < 1.0).any(axis=0))
     if len(faded):
         wanted = reachable[faded]
         sums[:, faded] = _member_sums(vectors, new, times, new_idx, members, groups, wanted)
     inner = _inner_sums(vectors, totals, members, groups, len(ids))[reachable]
-    return Topics([ids[j] for j in reachable], sizes[reachable], sums, inner)
+    return Topics([ids[j] for j in reachable], sizes[reachable], sums, inner, unfaded)
 
 
 def _inner_sums(
@@ -186,11 +188,18 @@ class Merger:
     """
 
     def __init__(
-        self, within: np.ndarray, new_idx: np.ndarray, topics: Topics, separation: float
+        self,
+        within: np.ndarray,
+        new_idx: np.ndarray,
+        topics: Topics,
+        separation: float,
+        *,
+        unfaded: np.ndarray,
+        same_story: float,
     ) -> None:
         m, k = len(new_idx), len(topics.ids)
         self.new_idx, self.topic_ids = [int(i) for i in new_idx], topics.ids
-        self.separation = separation
+        self.separation, self.same_story = separation, same_story
         self.members: list[list[int]] = [[i] for i in range(m)]
         self.joined_to: list[int | None] = [None] * m
         self.merged_into: list[int | None] = [None] * m
@@ -199,6 +208,10 @@ class Merger:
         self.sums = np.zeros((m, m + k), dtype=np.float64)
         self.sums[:, :m] = within
         self.sums[:, m:] = topics.sums
+        # The same sums before the time fade (see _apart).
+        self.raw = np.zeros((m, m + k), dtype=np.float64)
+        self.raw[:, :m] = unfaded
+        self.raw[:, m:] = topics.unfaded
         self.inner = np.concatenate([np.zeros(m), topics.inner])
         self.alive = np.ones(m, dtype=bool)
         self.best = np.full(m, -np.inf)
@@ -210,9 +223,20 @@ class Merger:
         means = self.sums[row] / (self.sizes[row] * self.sizes)
         means[row] = -np.inf
         means[: len(self.alive)][~self.alive] = -np.inf
+        pairs = self.sizes[row] * self.sizes
         cohesion = self._cohesion()
-        means[means < self.separation * np.minimum(cohesion[row], cohesion)] = -np.inf
+        means[self._apart(means, self.raw[row] / pairs, cohesion[row], cohesion)] = -np.inf
         return means
+
+    def _apart(
+        self, means: np.ndarray, unfaded: np.ndarray, cohesion: np.ndarray, other: np.ndarray
+    ) -> np.ndarray:
+        """Which pairs of groups the cohesion rule holds apart: those whose mean is under
+        `separation` times the looser group's cohesion, unless their mean before the time fade
+        reaches `same_story` (one story reported over days: the fade lowers the mean between
+        its days' groups, never their cohesion)."""
+        looser = np.minimum(cohesion, other)
+        return (means < self.separation * looser) & (unfaded < self.same_story)
 
     def _cohesion(self) -> np.ndarray:
         """Each group's mean similarity over its own pairs; NaN for a single article."""
@@ -258,6 +282,8 @@ class Merger:
         self.inner[keep] += self.inner[gone] + self.sums[keep, gone]
         self.sums[keep] += self.sums[gone]
         self.sums[:, keep] += self.sums[:, gone]
+        self.raw[keep] += self.raw[gone]
+        self.raw[:, keep] += self.raw[:, gone]
         self.sizes[keep] += self.sizes[gone]
         self.members[keep] += self.members[gone]
         self.merged_into[gone] = keep
@@ -268,6 +294,7 @@ class Merger:
     def _join_topic(self, row: int, col: int) -> None:
         self.inner[col] += self.inner[row] + self.sums[row, col]
         self.sums[:, col] += self.sums[:, row]
+        self.raw[:, col] += self.raw[:, row]
         self.sizes[col] += self.sizes[row]
         self.joined_to[row] = col
         self._retire(row)
@@ -278,6 +305,8 @@ class Merger:
         self.best[row] = -np.inf
         self.sums[row] = 0.0
         self.sums[:, row] = 0.0
+        self.raw[row] = 0.0
+        self.raw[:, row] = 0.0
 
     def _after_column_change(self, stale: list[int], changed: int) -> None:
         rows = np.flatnonzero(self.alive)
@@ -287,9 +316,12 @@ class Merger:
         for row in rows[np.isin(self.best_col[rows], stale)]:
             self._refresh_row(int(row))
         # ...and any row may now prefer the grown group.
-        means = self.sums[rows, changed] / (self.sizes[rows] * self.sizes[changed])
+        pairs = self.sizes[rows] * self.sizes[changed]
+        means = self.sums[rows, changed] / pairs
         cohesion = self._cohesion()
-        apart = means < self.separation * np.minimum(cohesion[rows], cohesion[changed])
+        apart = self._apart(
+            means, self.raw[rows, changed] / pairs, cohesion[rows], cohesion[changed]
+        )
         means[apart] = -np.inf
         means[rows == changed] = -np.inf
         better = means > self.best[rows]
