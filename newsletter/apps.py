@@ -17,3 +17,10 @@ class NewsletterConfig(AppConfig):
         from newsletter import webhooks
 
         tracking.connect(webhooks.record_event, dispatch_uid="newsletter.webhooks")
+
+        from newsletter.models import Digest, DigestTopic
+        from topics import pagecache
+
+        # The archive pages show digests and their topics (a new digest's topics are
+        # inserted in bulk in the digest's own transaction, whose commit retires them).
+        pagecache.retire_on_change(Digest, DigestTopic)

@@ -12,6 +12,7 @@ from newsletter import cards, ratelimit, readerdata, subscriptions, tokens
 from newsletter.forms import PreferencesForm, SubscribeForm
 from newsletter.models import Digest
 from newsletter.ratelimit import SignupRefused
+from topics.pagecache import cached_page
 
 
 def link_error(request: HttpRequest) -> HttpResponse:
@@ -142,6 +143,7 @@ def erase(request: HttpRequest, token: str) -> HttpResponse:
     return render(request, "newsletter/erased.html")
 
 
+@cached_page(staff_sees_more=False)
 def archive(request: HttpRequest, day: str) -> HttpResponse:
     """The public web version of a day's digest: the same cards, nobody's personal data."""
     try:

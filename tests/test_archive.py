@@ -5,6 +5,7 @@ import re
 
 import pytest
 import time_machine
+from django.test import Client
 
 from newsletter import emails
 from newsletter.digests import build_digest
@@ -57,3 +58,20 @@ def test_archive_cards_show_lead_coverage_other_sources_tags_and_updates(client)
     # Nothing personal: no reader's links, and no preferences either.
     assert "/unsubscribe/" not in content
     assert "/preferences/" not in content
+
+
+def test_a_second_reader_gets_the_archive_without_a_query(client, django_assert_num_queries):
+    make_news_day(3, now=NOW)
+    url = build_digest(DAY).get_absolute_url()
+    first = client.get(url).content
+    with django_assert_num_queries(0):
+        assert Client().get(url).content == first
+
+
+def test_a_story_taken_out_of_a_digest_leaves_its_archive_page_at_once(client):
+    make_news_day(3, now=NOW)
+    digest = build_digest(DAY)
+    url = digest.get_absolute_url()
+    assert "3 stories" in client.get(url).content.decode()
+    digest.items.order_by("position").last().delete()  # as the admin's inline does
+    assert "2 stories" in client.get(url).content.decode()

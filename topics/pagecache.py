@@ -2,8 +2,8 @@
 
 Every cached page's key holds the current *pages version*. Whatever can change what a page
 shows (a clustering run, enrichment, ranking, an editor's curation or admin edit, changed
-articles, retention) calls `pages_changed()`, which moves the version on: every page is
-rendered afresh on its next request. Changes no code path reports (none are known) and
+articles, a digest built or edited, retention) calls `pages_changed()`, which moves the
+version on: every page is rendered afresh on its next request. Changes no code path reports (none are known) and
 relative times ("3 hours ago") are at most DAYBRIEF_PAGE_CACHE_SECONDS stale. One request
 renders a page afresh; readers arriving meanwhile get its newest copy (at most
 STALE_SECONDS past its lifetime) instead of rendering it again all at once.
@@ -31,6 +31,7 @@ from django.contrib import messages
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
@@ -265,7 +266,12 @@ def connect_signals() -> None:
     """
     from topics.models import Article, Source, Topic, TopicCategory
 
-    for model in (Topic, Article, Source, TopicCategory):
+    retire_on_change(Topic, Article, Source, TopicCategory)
+
+
+def retire_on_change(*models: type[Model]) -> None:
+    """Every save or delete of these models' rows retires the cached pages."""
+    for model in models:
         uid = f"pagecache-{model.__name__}"
         post_save.connect(_on_row_change, sender=model, dispatch_uid=uid)
         post_delete.connect(_on_row_change, sender=model, dispatch_uid=uid)
