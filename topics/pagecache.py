@@ -3,9 +3,9 @@
 Every cached page's key holds the current *pages version*. Whatever can change what a page
 shows (a clustering run, enrichment, ranking, an editor's curation or admin edit, changed
 articles, a digest built or edited, retention) calls `pages_changed()`, which moves the
-version on: every page is rendered afresh on its next request. Changes no code path reports (none are known) and
-relative times ("3 hours ago") are at most DAYBRIEF_PAGE_CACHE_SECONDS stale. One request
-renders a page afresh; readers arriving meanwhile get its newest copy (at most
+version on: every page is rendered afresh on its next request. Changes no code path reports
+(none are known) and relative times ("3 hours ago") are at most DAYBRIEF_PAGE_CACHE_SECONDS
+stale. One request renders a page afresh; readers arriving meanwhile get its newest copy (at most
 STALE_SECONDS past its lifetime) instead of rendering it again all at once.
 
 CachedPageMiddleware answers a reader's fresh page before the session, CSRF, auth and
