@@ -102,12 +102,18 @@ class SMTPConnection:
         next_recipient: str | None = None,
     ) -> None:
         """Send one dot-stuffed message; `before_dot` runs once the body is written and
-        returns False to abandon it (the connection is then closed). Raises smtplib's
-        exceptions with the server's reply code, like Django's backend would.
+        returns False to abandon it (the connection is then closed)."""
+        self.start(sender, recipient, stuffed)
+        if not before_dot():
+            self.abort()
+            raise HandoverRefused(recipient)
+        self.finish(sender, next_recipient)
+        self.answer()
 
-        `next_recipient`, when the caller will send to that address next, has its envelope
-        ride with this message's final dot; that next call must be for that recipient.
-        """
+    def start(self, sender: str, recipient: str, stuffed: bytes) -> None:
+        """The envelope and the dot-stuffed body, all but the final dot: the server has
+        nothing to accept yet. Raises smtplib's exceptions with the server's reply code,
+        like Django's backend would."""
         mail, rcpt, data = self._envelope(sender, recipient)
         self._expect(mail, (250,), smtplib.SMTPSenderRefused, sender)
         if rcpt[0] not in (250, 251):
@@ -117,17 +123,28 @@ class SMTPConnection:
             self._reset()
             raise smtplib.SMTPDataError(*data)
         self.client.send(stuffed)
-        if not before_dot():
-            self.abort()
-            raise HandoverRefused(recipient)
+
+    def finish(self, sender: str, next_recipient: str | None = None) -> None:
+        """Write the final dot: from here the server may accept the message.
+
+        `next_recipient`, when the caller will send to that address next on this
+        connection, has its envelope ride with the dot (one packet); the next `start`
+        must be for that recipient.
+        """
         ahead = next_recipient if self.client.has_extn("pipelining") else None
         commands = envelope(sender, ahead) if ahead else []
         self.ahead = ahead
         try:
             self.client.send(b".\r\n" + "".join(commands).encode())
+        except OSError as exc:  # a reset, smtplib's SMTPServerDisconnected
+            raise AnswerLost() from exc
+
+    def answer(self) -> None:
+        """Wait for the server's answer to the final dot; AnswerLost if none comes."""
+        try:
             code, reply = self.client.getreply()
         except OSError as exc:  # a timeout, a reset, smtplib's SMTPServerDisconnected
-            raise AnswerLost(recipient) from exc
+            raise AnswerLost() from exc
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
 

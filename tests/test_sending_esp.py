@@ -14,8 +14,9 @@ from anymail.exceptions import (
 
 from newsletter import esp
 from newsletter.digests import build_digest
+from newsletter.ledger import RETRY_BASE
 from newsletter.models import Delivery, DeliveryStatus, DigestStatus
-from newsletter.sending import RETRY_BASE, send_digest
+from newsletter.sending import send_digest
 from tests.espserver import EspServer, use_esp_server
 from tests.factories import make_article, make_subscriber, make_topic
 
