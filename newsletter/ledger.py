@@ -65,15 +65,18 @@ def hand_over(messages: list[tuple[int, str]], answered: list[int]) -> set[int]:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     record = HAND_OVER_SQL.format(rows=rows)
     params = [now, *(value for message in messages for value in message), leases.lease_owner()]
-    with connection.cursor() as cursor, transaction.atomic():
-        if answered and connection.vendor == "postgresql":
-            # One statement, so one round trip to a server that may be across a network.
-            end, end_params = end_leases_sql(answered)
-            cursor.execute(f"WITH ended AS ({end}) {record}", [*end_params, *params])
-        else:
-            if answered:
+    with connection.cursor() as cursor:
+        if answered and connection.vendor != "postgresql":
+            # SQLite cannot update in a WITH clause: two statements, one transaction.
+            with transaction.atomic():
                 cursor.execute(*end_leases_sql(answered))
-            cursor.execute(record, params)
+                cursor.execute(record, params)
+                return {row[0] for row in cursor.fetchall()}
+        if answered:
+            end, end_params = end_leases_sql(answered)
+            record, params = f"WITH ended AS ({end}) {record}", [*end_params, *params]
+        # One statement, a transaction of its own: one round trip to the database server.
+        cursor.execute(record, params)
         return {row[0] for row in cursor.fetchall()}
 
 
