@@ -184,7 +184,7 @@ DAYBRIEF_SEND_BATCH = env_int("DAYBRIEF_SEND_BATCH", 200)
 # SMTP connections each sending worker keeps open: messages in flight at once, recorded
 # in one commit (newsletter/transports.py). Also the most readers a killed worker can
 # leave "uncertain" (docs/delivery.md).
-DAYBRIEF_SEND_CONNECTIONS = env_int("DAYBRIEF_SEND_CONNECTIONS", 4)
+DAYBRIEF_SEND_CONNECTIONS = env_int("DAYBRIEF_SEND_CONNECTIONS", 8)
 # On PostgreSQL, wait for the disk at each "sent" record: safe even if the database
 # server itself crashes mid-send, but a message then costs a disk flush (docs/delivery.md).
 DAYBRIEF_SEND_SYNC_COMMIT = env_bool("DAYBRIEF_SEND_SYNC_COMMIT", False)

@@ -18,6 +18,7 @@ from newsletter.models import (
     DigestStatus,
     Subscriber,
     SubscriberStatus,
+    Suppression,
     SuppressionReason,
 )
 from newsletter.sending import send_digest
@@ -266,6 +267,35 @@ def test_digest_arrives_intact_through_a_real_smtp_server(settings):
     assert delivery_to("bounce@example.com").status == DeliveryStatus.FAILED
     assert "No such user" in delivery_to("bounce@example.com").error
     assert delivery_to("later@example.com").status == DeliveryStatus.PENDING
+
+
+def test_an_address_the_server_says_does_not_exist_is_suppressed_as_a_hard_bounce(settings):
+    digest = built_digest("alice@example.com", "gone@example.com", "blocked@example.com")
+    reject = {
+        "gone@example.com": "550 5.1.1 No such user",
+        # A refusal of *us* (a blocklist), which says nothing about the reader's address.
+        "blocked@example.com": "550 5.7.1 Service unavailable; client host blocked",
+    }
+    with running_smtp_server(reject=reject) as server:
+        use_smtp_server(settings, server)
+        assert send_digest(digest.pk).failed == 2
+    assert delivery_to("gone@example.com").status == DeliveryStatus.FAILED
+    assert suppression.is_suppressed("gone@example.com")
+    assert Suppression.objects.get().reason == SuppressionReason.HARD_BOUNCE
+    assert not suppression.is_suppressed("blocked@example.com")
+    assert not suppression.is_suppressed("alice@example.com")
+
+
+def test_only_dead_address_refusals_count_as_hard_bounces():
+    def refused(code: int, reply: bytes) -> smtplib.SMTPRecipientsRefused:
+        return smtplib.SMTPRecipientsRefused({"x@example.com": (code, reply)})
+
+    assert ledger.is_dead_address(refused(550, b"5.1.1 User unknown"))
+    assert ledger.is_dead_address(refused(550, b"5.2.1 Account disabled"))
+    assert not ledger.is_dead_address(refused(550, b"Requested action not taken"))
+    assert not ledger.is_dead_address(refused(451, b"4.1.1 Try later"))
+    assert not ledger.is_dead_address(refused(554, b"5.7.1 Relay denied"))
+    assert not ledger.is_dead_address(smtplib.SMTPDataError(550, b"5.1.1 User unknown"))
 
 
 def test_with_pipelining_each_envelope_rides_with_the_previous_dot(settings):
