@@ -58,6 +58,8 @@ class SMTPConnection:
     # The recipient whose envelope (MAIL, RCPT, DATA) went out with the last final dot,
     # its replies still to read: one round trip a message instead of two (RFC 2920).
     ahead: str | None = None
+    # A body is written and its final dot is not: anything we send now is part of it.
+    in_data: bool = False
 
     @classmethod
     def open(cls) -> Self:
@@ -79,8 +81,8 @@ class SMTPConnection:
         return cls(client)
 
     def close(self) -> None:
-        if self.ahead is not None:
-            # The server waits for a body we will not send; closing discards it.
+        if self.ahead is not None or self.in_data:
+            # The server waits for a body (or its end) we will not send; closing discards it.
             self.abort()
             return
         try:
@@ -91,6 +93,7 @@ class SMTPConnection:
     def abort(self) -> None:
         # Closing mid-DATA makes the server discard the unfinished message.
         self.ahead = None
+        self.in_data = False
         self.client.close()
 
     def send(
@@ -122,6 +125,7 @@ class SMTPConnection:
         if data[0] != 354:
             self._reset()
             raise smtplib.SMTPDataError(*data)
+        self.in_data = True
         self.client.send(stuffed)
 
     def finish(self, sender: str, next_recipient: str | None = None) -> None:
@@ -133,7 +137,7 @@ class SMTPConnection:
         """
         ahead = next_recipient if self.client.has_extn("pipelining") else None
         commands = envelope(sender, ahead) if ahead else []
-        self.ahead = ahead
+        self.ahead, self.in_data = ahead, False
         try:
             self.client.send(b".\r\n" + "".join(commands).encode())
         except OSError as exc:  # a reset, smtplib's SMTPServerDisconnected

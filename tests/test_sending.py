@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 
 from newsletter import emails, leases, ledger, sending, suppression, tokens, transports
@@ -364,6 +364,27 @@ def test_several_connections_record_a_round_in_one_commit_before_any_final_dot(
     assert events == ["record 2", "dot", "dot"] * 2 + ["record 1", "dot"]
     assert len({m.data for m in server.messages}) == 5
     assert not Delivery.objects.exclude(lease_owner="").exists()
+
+
+def test_a_database_error_before_the_dots_leaves_no_message_at_the_server(settings, monkeypatch):
+    digest = built_digest("a@example.com", "b@example.com")
+
+    def database_gone(messages, answered):
+        raise OperationalError("the database went away")
+
+    monkeypatch.setattr(ledger, "hand_over", database_gone)
+    with (
+        running_smtp_server(pipelining=True) as server,
+        mock.patch.object(smtplib.SMTP, "quit", autospec=True) as quit,
+    ):
+        use_smtp_server(settings, server)
+        with pytest.raises(OperationalError):
+            send_digest(digest.pk)
+    # Both bodies were written; their connections were dropped, neither finished nor
+    # sent QUIT (which the server would read as more body, then wait for its end).
+    assert server.messages == []
+    assert quit.call_count == 0
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENDING}
 
 
 class HangsUpAfterTheDot(CollectingHandler):
