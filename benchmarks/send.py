@@ -8,7 +8,7 @@ readers in 20 preference segments and builds the digest. Then it measures, again
 fast asyncio SMTP sink in this process:
 
 * the production path: `--workers` processes each running newsletter.sending.send_digest
-  (leases, ledger, one connection per batch, one serialisation per body);
+  (leases, ledger, a few SMTP connections per worker, one serialisation per body);
 * the naive path on a sample: a fresh render and a new SMTP connection per message, as
   django-newsletter does;
 * the sink floor: pre-built messages sent over one connection, no database at all.

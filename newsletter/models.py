@@ -241,8 +241,16 @@ class Delivery(models.Model):
         indexes = [
             # Senders claim the pending deliveries of a digest in primary-key order.
             models.Index(fields=["digest", "status"], name="delivery_queue_idx"),
-            # The reconciler looks for held rows whose lease ran out.
-            models.Index(fields=["status", "lease_until"], name="delivery_lease_idx"),
+            # The reconciler looks for held rows whose lease ran out (only held rows have
+            # a lease_until). Neither status nor lease_owner is indexed on purpose: on
+            # PostgreSQL such an index lured the hand-over's "id = ... AND status = sending
+            # AND lease_owner = ..." away from the primary key into a walk over every
+            # leased row (and the dead entries each update leaves behind).
+            models.Index(
+                fields=["lease_until"],
+                name="delivery_held_idx",
+                condition=models.Q(lease_until__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

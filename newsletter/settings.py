@@ -181,6 +181,10 @@ POSTAL_ADDRESS = env_str("POSTAL_ADDRESS", "Daybrief, 1 Example Street, Example 
 # How long a worker holds claimed deliveries before others may take them over.
 DAYBRIEF_LEASE_SECONDS = env_int("DAYBRIEF_LEASE_SECONDS", 300)
 DAYBRIEF_SEND_BATCH = env_int("DAYBRIEF_SEND_BATCH", 200)
+# SMTP connections each sending worker keeps open: messages in flight at once, recorded
+# in one commit (newsletter/transports.py). Also the most readers a killed worker can
+# leave "uncertain" (docs/delivery.md).
+DAYBRIEF_SEND_CONNECTIONS = env_int("DAYBRIEF_SEND_CONNECTIONS", 8)
 # On PostgreSQL, wait for the disk at each "sent" record: safe even if the database
 # server itself crashes mid-send, but a message then costs a disk flush (docs/delivery.md).
 DAYBRIEF_SEND_SYNC_COMMIT = env_bool("DAYBRIEF_SEND_SYNC_COMMIT", False)

@@ -58,6 +58,8 @@ class SMTPConnection:
     # The recipient whose envelope (MAIL, RCPT, DATA) went out with the last final dot,
     # its replies still to read: one round trip a message instead of two (RFC 2920).
     ahead: str | None = None
+    # A body is written and its final dot is not: anything we send now is part of it.
+    in_data: bool = False
 
     @classmethod
     def open(cls) -> Self:
@@ -79,8 +81,8 @@ class SMTPConnection:
         return cls(client)
 
     def close(self) -> None:
-        if self.ahead is not None:
-            # The server waits for a body we will not send; closing discards it.
+        if self.ahead is not None or self.in_data:
+            # The server waits for a body (or its end) we will not send; closing discards it.
             self.abort()
             return
         try:
@@ -91,6 +93,7 @@ class SMTPConnection:
     def abort(self) -> None:
         # Closing mid-DATA makes the server discard the unfinished message.
         self.ahead = None
+        self.in_data = False
         self.client.close()
 
     def send(
@@ -102,12 +105,18 @@ class SMTPConnection:
         next_recipient: str | None = None,
     ) -> None:
         """Send one dot-stuffed message; `before_dot` runs once the body is written and
-        returns False to abandon it (the connection is then closed). Raises smtplib's
-        exceptions with the server's reply code, like Django's backend would.
+        returns False to abandon it (the connection is then closed)."""
+        self.start(sender, recipient, stuffed)
+        if not before_dot():
+            self.abort()
+            raise HandoverRefused(recipient)
+        self.finish(sender, next_recipient)
+        self.answer()
 
-        `next_recipient`, when the caller will send to that address next, has its envelope
-        ride with this message's final dot; that next call must be for that recipient.
-        """
+    def start(self, sender: str, recipient: str, stuffed: bytes) -> None:
+        """The envelope and the dot-stuffed body, all but the final dot: the server has
+        nothing to accept yet. Raises smtplib's exceptions with the server's reply code,
+        like Django's backend would."""
         mail, rcpt, data = self._envelope(sender, recipient)
         self._expect(mail, (250,), smtplib.SMTPSenderRefused, sender)
         if rcpt[0] not in (250, 251):
@@ -116,18 +125,30 @@ class SMTPConnection:
         if data[0] != 354:
             self._reset()
             raise smtplib.SMTPDataError(*data)
+        self.in_data = True
         self.client.send(stuffed)
-        if not before_dot():
-            self.abort()
-            raise HandoverRefused(recipient)
+
+    def finish(self, sender: str, next_recipient: str | None = None) -> None:
+        """Write the final dot: from here the server may accept the message.
+
+        `next_recipient`, when the caller will send to that address next on this
+        connection, has its envelope ride with the dot (one packet); the next `start`
+        must be for that recipient.
+        """
         ahead = next_recipient if self.client.has_extn("pipelining") else None
         commands = envelope(sender, ahead) if ahead else []
-        self.ahead = ahead
+        self.ahead, self.in_data = ahead, False
         try:
             self.client.send(b".\r\n" + "".join(commands).encode())
+        except OSError as exc:  # a reset, smtplib's SMTPServerDisconnected
+            raise AnswerLost() from exc
+
+    def answer(self) -> None:
+        """Wait for the server's answer to the final dot; AnswerLost if none comes."""
+        try:
             code, reply = self.client.getreply()
         except OSError as exc:  # a timeout, a reset, smtplib's SMTPServerDisconnected
-            raise AnswerLost(recipient) from exc
+            raise AnswerLost() from exc
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
 

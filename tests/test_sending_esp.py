@@ -12,10 +12,11 @@ from anymail.exceptions import (
     AnymailUnsupportedFeature,
 )
 
-from newsletter import esp
+from newsletter import esp, suppression
 from newsletter.digests import build_digest
+from newsletter.ledger import RETRY_BASE
 from newsletter.models import Delivery, DeliveryStatus, DigestStatus
-from newsletter.sending import RETRY_BASE, send_digest
+from newsletter.sending import send_digest
 from tests.espserver import EspServer, use_esp_server
 from tests.factories import make_article, make_subscriber, make_topic
 
@@ -101,6 +102,9 @@ def test_an_address_the_provider_refuses_to_mail_is_suppressed(server):
     bounced = delivery_to("bounced@example.com")
     assert (bounced.status, bounced.lease_owner) == (DeliveryStatus.SUPPRESSED, "")
     assert "rejected" in bounced.error
+    # On our own list too, so the next digest does not even ask the provider.
+    assert suppression.is_suppressed("bounced@example.com")
+    assert not suppression.is_suppressed("alice@example.com")
 
 
 @pytest.mark.parametrize("status", [500, 503, 429, 408])
