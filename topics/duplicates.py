@@ -38,15 +38,21 @@ def find_near_duplicates(
     vectors: Vectors, new: Vectors, times: Times, new_idx: np.ndarray, eligible: np.ndarray
 ) -> list[tuple[int, int]]:
     """near_duplicate_links over the faded similarities of the new items to every window item,
-    without holding them all: only items near enough in time are compared, a chunk at a time."""
+    without computing them all: only items near enough in time are looked at, a chunk at a time,
+    and of those only the pairs an exact bound (RareTerms) does not rule out are compared."""
     reach = times.nearest_lenient(new_idx, np.arange(len(vectors)))
     candidates = np.flatnonzero(eligible & (reach >= NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING))
     found = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))]
+    least = NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING  # a fade never raises a similarity
     for start in range(0, len(candidates), CHUNK_ITEMS):
         chunk = candidates[start : start + CHUNK_ITEMS]
-        similarity = times.faded(dot_products(new, vectors.rows(chunk)), new_idx, chunk)
-        rows, cols = np.nonzero(similarity >= NEAR_DUPLICATE_SIMILARITY)
-        found.append((rows, chunk[cols], similarity[rows, cols]))
+        # Only the rows and items of pairs the bound lets through are compared.
+        rows, cols = vectors.rare_terms.pairs_reaching(new_idx, chunk, least)
+        rows, cols = np.unique(rows), chunk[np.unique(cols)]
+        similarity = dot_products(new.rows(rows), vectors.rows(cols))
+        similarity = times.faded(similarity, new_idx[rows], cols)
+        hits, items = np.nonzero(similarity >= NEAR_DUPLICATE_SIMILARITY)
+        found.append((rows[hits], cols[items], similarity[hits, items]))
     rows, items, similarities = (np.concatenate(parts) for parts in zip(*found, strict=True))
     return _ordered(rows, items, similarities, new_idx, eligible)
 

@@ -8,6 +8,7 @@ as a sparse matrix, whose products are then far cheaper. The sparse products run
 (scipy releases the GIL in them).
 """
 
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -22,6 +23,10 @@ MAX_DENSE_COLUMNS = 4096
 MAX_DENSE_BYTES = 128 * 2**20
 # Sparse products with fewer result entries than this are not worth a second thread.
 THREADED_ENTRIES = 200_000
+# For the bound on dot products (RareTerms): a term is rare when fewer than this share of the
+# rows use it (at least 2 rows). Any share keeps the bound exact; this one keeps the product of
+# the rare parts nearly empty and the rest of each row short.
+RARE_SHARE = 0.01
 
 
 class Vectors:
@@ -59,12 +64,52 @@ class Vectors:
         groups = sparse.csr_matrix(groups, dtype=np.float32)
         return Vectors(np.asarray(groups @ self.dense), (groups @ self.rest).tocsr())
 
+    @functools.cached_property
+    def rare_terms(self) -> "RareTerms":
+        """These rows split for bounding their dot products (see RareTerms); made once."""
+        return RareTerms.of(self)
+
     def squared_norms(self) -> np.ndarray:
         """Each row's squared length (summed in float64)."""
         dense = np.einsum("ij,ij->i", self.dense, self.dense, dtype=np.float64)
         rest = self.rest
         squares = sparse.csr_matrix((np.square(rest.data), rest.indices, rest.indptr), rest.shape)
         return dense + np.asarray(squares.sum(axis=1, dtype=np.float64)).ravel()
+
+
+class RareTerms:
+    """An upper bound on the dot products of rows, cheap to take for many pairs at once.
+
+    Split every row into its rare terms and the rest (the same split for all rows): the dot
+    product is the rare parts' product plus the rest's, and the rest's is at most the product of
+    the two rests' lengths (Cauchy-Schwarz). The rare parts share few terms, so their product is
+    nearly empty and cheap; the pairs the bound rules out need no dot product at all.
+    """
+
+    def __init__(self, rare: sparse.csr_matrix, rest_lengths: np.ndarray) -> None:
+        self.rare, self.rest_lengths = rare, rest_lengths
+
+    @classmethod
+    def of(cls, vectors: Vectors) -> "RareTerms":
+        matrix, n = vectors.rest, len(vectors)
+        shared = np.bincount(matrix.indices, minlength=matrix.shape[1])
+        is_rare = shared[matrix.indices] < max(2.0, RARE_SHARE * n)
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(matrix.indptr))
+        common = np.square(matrix.data[~is_rare], dtype=np.float64)
+        squares = np.einsum("ij,ij->i", vectors.dense, vectors.dense, dtype=np.float64)
+        squares += np.bincount(rows[~is_rare], weights=common, minlength=n)
+        rare = from_rows(matrix.data[is_rare], matrix.indices[is_rare], rows[is_rare], matrix.shape)
+        return cls(rare, np.sqrt(squares).astype(np.float32))
+
+    def pairs_reaching(
+        self, rows: np.ndarray, cols: np.ndarray, least: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The (row, column) positions, into `rows` and `cols` (row indexes of the vectors),
+        of the pairs whose dot product may reach `least`: no other pair does."""
+        bound = np.outer(self.rest_lengths[rows], self.rest_lengths[cols])
+        shared = (self.rare[rows] @ self.rare[cols].T).tocoo()
+        bound[shared.row, shared.col] += shared.data
+        return np.nonzero(bound >= least)
 
 
 def dot_products(a: Vectors, b: Vectors) -> np.ndarray:
