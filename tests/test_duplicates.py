@@ -69,7 +69,7 @@ def test_the_near_duplicate_search_finds_what_comparing_every_pair_finds() -> No
             dot_products(vectors.rows(new_idx), vectors), new_idx, np.arange(80)
         )
         expected = near_duplicate_links(everything, new_idx, eligible)
-        found = find_near_duplicates(vectors, vectors.rows(new_idx), times, new_idx, eligible)
+        found = find_near_duplicates(vectors, times, new_idx, eligible)
         assert len(expected) > 5
         # The same links; their order may differ where two similarities differ by float32
         # rounding (a pair and its mirror, computed in two products).

@@ -226,7 +226,7 @@ def plan_placement(
     unfaded = dot_products(new, new)
     within = times.faded(unfaded, new_idx, new_idx)
     takes_members = np.array([t is not None for t in topic_of]) | np.asarray(is_new)
-    links = find_near_duplicates(vectors, new, times, new_idx, takes_members)
+    links = find_near_duplicates(vectors, times, new_idx, takes_members)
     linked = {t for _, item in links if (t := topic_of[item]) is not None and not is_new[item]}
     topics = reachable_topics(vectors, new, times, topic_of, is_new, threshold, linked)
     merger = Merger(

@@ -10,13 +10,11 @@ placement finds within reach (topics/placement.py reachable_topics).
 import numpy as np
 
 from topics.placement import Times
-from topics.similarity import Vectors, dot_products
+from topics.similarity import Vectors, pair_products
 
 # Cosine (after the time fade) at which two articles are read as one text lightly edited:
 # far above what two outlets' own reports of one event reach (0.3 to 0.6 on the labelled sets).
 NEAR_DUPLICATE_SIMILARITY = 0.8
-# Window items compared with the new ones at a time (bounds the m×n product's memory).
-CHUNK_ITEMS = 4096
 # Items whose most lenient fade misses the similarity by less than float32 rounding still count.
 FADE_ROUNDING = 1e-4
 
@@ -35,25 +33,23 @@ def near_duplicate_links(
 
 
 def find_near_duplicates(
-    vectors: Vectors, new: Vectors, times: Times, new_idx: np.ndarray, eligible: np.ndarray
+    vectors: Vectors, times: Times, new_idx: np.ndarray, eligible: np.ndarray
 ) -> list[tuple[int, int]]:
     """near_duplicate_links over the faded similarities of the new items to every window item,
-    without computing them all: only items near enough in time are looked at, a chunk at a time,
-    and of those only the pairs an exact bound (RareTerms) does not rule out are compared."""
+    without computing them all: only items near enough in time are looked at, and of those only
+    the pairs an exact bound (RareTerms) does not rule out are compared."""
     reach = times.nearest_lenient(new_idx, np.arange(len(vectors)))
     candidates = np.flatnonzero(eligible & (reach >= NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING))
-    found = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))]
-    least = NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING  # a fade never raises a similarity
-    for start in range(0, len(candidates), CHUNK_ITEMS):
-        chunk = candidates[start : start + CHUNK_ITEMS]
-        # Only the rows and items of pairs the bound lets through are compared.
-        rows, cols = vectors.rare_terms.pairs_reaching(new_idx, chunk, least)
-        rows, cols = np.unique(rows), chunk[np.unique(cols)]
-        similarity = dot_products(new.rows(rows), vectors.rows(cols))
-        similarity = times.faded(similarity, new_idx[rows], cols)
-        hits, items = np.nonzero(similarity >= NEAR_DUPLICATE_SIMILARITY)
-        found.append((rows[hits], cols[items], similarity[hits, items]))
-    rows, items, similarities = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    # Only the pairs the bound lets through are compared (a fade never raises a similarity).
+    least = NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING
+    rows, cols = vectors.rare_terms.pairs_reaching(new_idx, candidates, least)
+    items = candidates[cols]
+    other = new_idx[rows] != items  # an item is never its own duplicate
+    rows, items = rows[other], items[other]
+    similarities = pair_products(vectors, new_idx[rows], items)
+    similarities = times.faded_pairs(similarities, new_idx[rows], items)
+    close = similarities >= NEAR_DUPLICATE_SIMILARITY
+    rows, items, similarities = rows[close], items[close], similarities[close]
     return _ordered(rows, items, similarities, new_idx, eligible)
 
 

@@ -48,9 +48,13 @@ class Times:
 
     def faded(self, similarity: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """The similarities of every (row item, column item) pair after the fade."""
-        gaps = np.abs(self.hours[rows, None] - self.hours[None, cols])
+        return self.faded_pairs(similarity, rows[:, None], cols[None, :])
+
+    def faded_pairs(self, similarity: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """The similarities of the items a[k] and b[k] after the fade (arrays that broadcast)."""
+        gaps = np.abs(self.hours[a] - self.hours[b])
         if self.slack.any():
-            widest = np.maximum(self.slack[rows, None], self.slack[None, cols])
+            widest = np.maximum(self.slack[a], self.slack[b])
             gaps = np.maximum(gaps - widest, 0.0)
         return similarity * self.time_fade(similarity, gaps)
 

@@ -27,6 +27,10 @@ THREADED_ENTRIES = 200_000
 # rows use it (at least 2 rows). Any share keeps the bound exact; this one keeps the product of
 # the rare parts nearly empty and the rest of each row short.
 RARE_SHARE = 0.01
+# Pairs ruled in by length alone are looked for in blocks of at most this many pairs.
+BOUND_ENTRIES = 4_000_000
+# Pairs multiplied at a time by pair_products (bounds the rows gathered).
+PAIR_BATCH = 1024
 
 
 class Vectors:
@@ -105,11 +109,29 @@ class RareTerms:
         self, rows: np.ndarray, cols: np.ndarray, least: float
     ) -> tuple[np.ndarray, np.ndarray]:
         """The (row, column) positions, into `rows` and `cols` (row indexes of the vectors),
-        of the pairs whose dot product may reach `least`: no other pair does."""
-        bound = np.outer(self.rest_lengths[rows], self.rest_lengths[cols])
+        of the pairs whose dot product may reach `least`: no other pair does. In order."""
+        row_lengths, col_lengths = self.rest_lengths[rows], self.rest_lengths[cols]
         shared = (self.rare[rows] @ self.rare[cols].T).tocoo()
-        bound[shared.row, shared.col] += shared.data
-        return np.nonzero(bound >= least)
+        bound = shared.data + row_lengths[shared.row] * col_lengths[shared.col]
+        found = [shared.row[bound >= least] * len(cols) + shared.col[bound >= least]]
+        # A pair sharing no rare term has only its rests' lengths to reach `least` with.
+        long = np.flatnonzero(row_lengths * col_lengths.max(initial=0.0) >= least)
+        step = max(1, BOUND_ENTRIES // max(len(cols), 1))
+        for block in (long[start : start + step] for start in range(0, len(long), step)):
+            at, col = np.nonzero(np.outer(row_lengths[block], col_lengths) >= least)
+            found.append(block[at] * len(cols) + col)
+        return np.divmod(np.unique(np.concatenate(found)), len(cols))
+
+
+def pair_products(vectors: Vectors, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The dot products of rows a[k] and b[k] of the vectors, one per pair (float32)."""
+    products = [np.zeros(0, dtype=np.float32)]
+    for start in range(0, len(a), PAIR_BATCH):
+        left, right = a[start : start + PAIR_BATCH], b[start : start + PAIR_BATCH]
+        dense = np.einsum("ij,ij->i", vectors.dense[left], vectors.dense[right])
+        rest = vectors.rest[left].multiply(vectors.rest[right]).sum(axis=1)
+        products.append(dense + np.asarray(rest, dtype=np.float32).ravel())
+    return np.concatenate(products)
 
 
 def dot_products(a: Vectors, b: Vectors) -> np.ndarray:
