@@ -217,6 +217,11 @@ class Merger:
         self.raw[:, :m] = unfaded
         self.raw[:, m:] = topics.unfaded
         self.inner = np.concatenate([np.zeros(m), topics.inner])
+        # Each group's mean similarity over its own pairs; NaN for a single article. Kept up to
+        # date as groups grow, rather than worked out again for every row looked at.
+        pairs = self.sizes * (self.sizes - 1) / 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.cohesion = np.where(self.sizes > 1, self.inner / pairs, np.nan)
         self.alive = np.ones(m, dtype=bool)
         self.best = np.full(m, -np.inf)
         self.best_col = np.zeros(m, dtype=np.int64)
@@ -228,7 +233,7 @@ class Merger:
         means[row] = -np.inf
         means[: len(self.alive)][~self.alive] = -np.inf
         pairs = self.sizes[row] * self.sizes
-        cohesion = self._cohesion()
+        cohesion = self.cohesion
         means[self._apart(means, self.raw[row] / pairs, cohesion[row], cohesion)] = -np.inf
         return means
 
@@ -242,11 +247,10 @@ class Merger:
         looser = np.minimum(cohesion, other)
         return (means < self.separation * looser) & (unfaded < self.same_story)
 
-    def _cohesion(self) -> np.ndarray:
-        """Each group's mean similarity over its own pairs; NaN for a single article."""
-        pairs = self.sizes * (self.sizes - 1) / 2
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(self.sizes > 1, self.inner / pairs, np.nan)
+    def _grown(self, group: int) -> None:
+        """Bring the group's cohesion up to date with its size and inner sum."""
+        size = self.sizes[group]
+        self.cohesion[group] = self.inner[group] / (size * (size - 1) / 2) if size > 1 else np.nan
 
     def _refresh_row(self, row: int) -> None:
         means = self._means(row)
@@ -291,8 +295,9 @@ class Merger:
         self.sizes[keep] += self.sizes[gone]
         self.members[keep] += self.members[gone]
         self.merged_into[gone] = keep
+        self._grown(keep)
         self._retire(gone)
-        self._after_column_change([keep, gone], keep)
+        self._after_column_change(gone, keep)
         self._refresh_row(keep)  # the grown group's own similarities all changed
 
     def _join_topic(self, row: int, col: int) -> None:
@@ -301,8 +306,9 @@ class Merger:
         self.raw[:, col] += self.raw[:, row]
         self.sizes[col] += self.sizes[row]
         self.joined_to[row] = col
+        self._grown(col)
         self._retire(row)
-        self._after_column_change([row, col], col)
+        self._after_column_change(row, col)
 
     def _retire(self, row: int) -> None:
         self.alive[row] = False
@@ -312,17 +318,18 @@ class Merger:
         self.raw[row] = 0.0
         self.raw[:, row] = 0.0
 
-    def _after_column_change(self, stale: list[int], changed: int) -> None:
+    def _after_column_change(self, gone: int, changed: int) -> None:
         rows = np.flatnonzero(self.alive)
         if not len(rows):
             return
         # A row whose best partner was merged away or diluted must look again...
-        for row in rows[np.isin(self.best_col[rows], stale)]:
+        best = self.best_col[rows]
+        for row in rows[(best == gone) | (best == changed)]:
             self._refresh_row(int(row))
         # ...and any row may now prefer the grown group.
         pairs = self.sizes[rows] * self.sizes[changed]
         means = self.sums[rows, changed] / pairs
-        cohesion = self._cohesion()
+        cohesion = self.cohesion
         apart = self._apart(
             means, self.raw[rows, changed] / pairs, cohesion[rows], cohesion[changed]
         )
