@@ -76,10 +76,11 @@ class Times:
         widest = np.maximum(self.slack[cols], self.slack[rows].max())
         return self.lenient(np.maximum(nearest - widest, 0.0))
 
-    def fade_range(
+    def gap_range(
         self, rows: np.ndarray, members: np.ndarray, groups: np.ndarray, count: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """For each row item and group: no member's fade is above the first, or below the second.
+        """For each row item and group: no member's gap to the item (as the fade reads it, slack
+        taken off) is below the first or above the second.
 
         `groups[j]` is the group (0 to count - 1) of item `members[j]`.
         """
@@ -93,7 +94,7 @@ class Times:
         nearest = np.maximum(np.maximum(earliest - at, at - latest), 0.0)
         nearest = np.maximum(nearest - np.maximum(slack, widest), 0.0)
         farthest = np.maximum(np.maximum(latest - at, at - earliest) - slack, 0.0)
-        return self.lenient(nearest), self.strict(farthest)
+        return nearest, farthest
 
 
 @dataclasses.dataclass
@@ -136,13 +137,18 @@ def reachable_topics(
     sizes = np.bincount(groups, minlength=len(ids)).astype(np.float64)
     totals = vectors.summed(membership(groups, members, len(ids), len(vectors)))
     sums = dot_products(new, totals).astype(np.float64)
-    highest, lowest = times.fade_range(new_idx, members, groups, len(ids))
-    bound = sums / sizes * highest >= threshold - BOUND_ROUNDING
+    nearest, farthest = times.gap_range(new_idx, members, groups, len(ids))
+    means = sums / sizes
+    # A fade is at most 1, so only the pairs whose unfaded mean reaches the threshold need theirs.
+    bound = means >= threshold - BOUND_ROUNDING
+    bound[bound] = means[bound] * times.lenient(nearest[bound]) >= threshold - BOUND_ROUNDING
     wanted_ids = np.isin(np.array(ids, dtype=np.int64), sorted(required))
     reachable = np.flatnonzero(bound.any(axis=0) | wanted_ids)
     sums = sums[:, reachable]
     unfaded = sums.copy()
-    faded = np.flatnonzero((lowest[:, reachable] < 1.0).any(axis=0))
+    # A fade never grows with the gap: the farthest member tells whether any fade is under 1.
+    farthest = farthest[:, reachable].max(axis=0, initial=0.0)
+    faded = np.flatnonzero(times.strict(farthest) < 1.0)
     if len(faded):
         wanted = reachable[faded]
         sums[:, faded] = _member_sums(vectors, new, times, new_idx, members, groups, wanted)
