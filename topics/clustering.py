@@ -331,11 +331,13 @@ def _claim(topic_of: dict[int, int]) -> dict[int, int]:
 def _in_batches(groups: dict[int, list[int]], size: int) -> Iterator[list[tuple[int, list[int]]]]:
     """The groups in order, a batch holding about `size` items (a group is never split)."""
     batch: list[tuple[int, list[int]]] = []
+    held = 0
     for key in sorted(groups):
         batch.append((key, groups[key]))
-        if sum(len(items) for _, items in batch) >= size:
+        held += len(groups[key])
+        if held >= size:
             yield batch
-            batch = []
+            batch, held = [], 0
     if batch:
         yield batch
 
