@@ -29,14 +29,14 @@ from topics.vectorize import vectorize, weigh
 from topics.window import WindowArticle, load_window
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
-MERGE_THRESHOLD = 0.12
+MERGE_THRESHOLD = 0.10
 # Similarity fades for articles published further apart than the grace period: most stories
 # are covered within hours, and a saga's next event days later is a new story.
-TIME_GRACE_HOURS = 8.0
+TIME_GRACE_HOURS = 6.0
 TIME_DECAY_HOURS = 6.0
 # A follow-up days later that repeats the story's names and facts this closely is the same
 # story (a trial over three days, a drought with daily reports): it fades only mildly.
-FOLLOW_UP_SIMILARITY = 0.25
+FOLLOW_UP_SIMILARITY = 0.3
 FOLLOW_UP_GRACE_HOURS = 12.0
 FOLLOW_UP_DECAY_HOURS = 48.0
 # How far off a date-only publication time may be (see publication_hours).
