@@ -38,10 +38,10 @@ def find_near_duplicates(
     """near_duplicate_links over the faded similarities of the new items to every window item,
     without computing them all: only items near enough in time are looked at, and of those only
     the pairs an exact bound (RareTerms) does not rule out are compared."""
-    reach = times.nearest_lenient(new_idx, np.arange(len(vectors)))
-    candidates = np.flatnonzero(eligible & (reach >= NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING))
-    # Only the pairs the bound lets through are compared (a fade never raises a similarity).
     least = NEAR_DUPLICATE_SIMILARITY - FADE_ROUNDING
+    reach = times.nearest_lenient(new_idx, np.arange(len(vectors)))
+    candidates = np.flatnonzero(eligible & (reach >= least))
+    # Only the pairs the bound lets through are compared (a fade never raises a similarity).
     rows, cols = vectors.rare_terms.pairs_reaching(new_idx, candidates, least)
     items = candidates[cols]
     other = new_idx[rows] != items  # an item is never its own duplicate
