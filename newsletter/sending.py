@@ -120,6 +120,7 @@ def schedule_mornings(digest_id: int, now: dt.datetime | None = None) -> int:
     groups = pending.values_list("subscriber__time_zone", "subscriber__delivery_hour").distinct()
     held = 0
     for zone, hour in groups:
+        assert hour is not None  # filtered above
         local = local_morning(digest.date, zone, hour)
         if local > now:
             held += pending.filter(
@@ -275,4 +276,4 @@ def send_test(digest_id: int, address: str) -> str:
     test = RenderedEmail(f"[Test] {email.subject}", email.text, email.html)
     message = emails.digest_message(test, reader)
     message.send()
-    return message.extra_headers["Message-ID"]
+    return str(message.extra_headers["Message-ID"])

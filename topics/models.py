@@ -237,6 +237,8 @@ class Topic(models.Model):
     is_hidden = models.BooleanField(default=False)
     # A locked topic keeps its members: clustering neither adds to it nor takes from it.
     is_locked = models.BooleanField(default=False)
+    # Not stored: the pages that list topics fill it in (topics/views.py with_card_sources).
+    card_sources: list[str]
     # Fields an editor wrote by hand; enrichment leaves them alone.
     edited_fields = models.JSONField(default=list, blank=True)
     # Set by clustering when membership changed; enrichment clears it.

@@ -149,7 +149,7 @@ def cached_page(*, staff_sees_more: bool) -> Callable[[View], View]:
             if not may_share(request, staff_sees_more):
                 return view(request, *args, **kwargs)
             key = page_key(request)
-            page = cache.get(key)
+            page: Page | None = cache.get(key)
             if page is not None and page.is_fresh():
                 return page.response_to(request)
             lock = f"{key}:rendering"

@@ -99,7 +99,8 @@ def detail(request: HttpRequest, cluster_id: str) -> HttpResponse:
         raise Http404("No such topic.")
     context = {
         "topic": topic,
-        "lead": topic.lead_article or next(iter(topic.timeline), None),
+        # `timeline` comes from with_timeline's prefetch, which the declared queryset type drops.
+        "lead": topic.lead_article or next(iter(topic.timeline), None),  # type: ignore[attr-defined]
         "show_debug": is_staff or request.GET.get("debug") == "1",
     }
     return render(request, "topics/detail.html", context)
