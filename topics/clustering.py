@@ -25,7 +25,7 @@ from topics.models import Article, Topic, new_cluster_id
 from topics.pagecache import pages_changed
 from topics.placement import Merger, Plan, Times, reachable_topics
 from topics.similarity import Vectors, dot_products
-from topics.vectorize import vectorize, weigh
+from topics.vectorize import vectorize, weighed_vectors
 from topics.window import WindowArticle, load_window
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
@@ -105,7 +105,7 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
         hours, slack = publication_hours([a.published_at for a in articles])
         # What vectorize(titles, texts) gives, from the stored counts, which are then let go
         # (over 100 MB for a full window).
-        vectors = Vectors.split(weigh(window.counts))
+        vectors = weighed_vectors(window.counts)
         del window
         plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
         placed, created = _apply(plan, articles)

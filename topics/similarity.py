@@ -8,8 +8,8 @@ as a sparse matrix, whose products are then far cheaper. The sparse products run
 (scipy releases the GIL in them).
 """
 
-import functools
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -36,22 +36,43 @@ PAIR_BATCH = 1024
 class Vectors:
     """Rows of an L2-normalised TF-IDF matrix, split into dense and sparse columns."""
 
-    def __init__(self, dense: np.ndarray, rest: sparse.csr_matrix) -> None:
+    def __init__(
+        self, dense: np.ndarray, rest: sparse.csr_matrix, rare_terms: "RareTerms | None" = None
+    ) -> None:
         self.dense, self.rest = dense, rest
+        self._rare_terms = rare_terms
 
     @classmethod
     def split(cls, matrix: sparse.csr_matrix) -> "Vectors":
         """Keep the columns most rows share dense (see DENSE_SHARE)."""
         matrix = sparse.csr_matrix(matrix, dtype=np.float32)
-        rows = max(matrix.shape[0], 1)
         shared = np.bincount(matrix.indices, minlength=matrix.shape[1])
-        limit = min(MAX_DENSE_COLUMNS, MAX_DENSE_BYTES // (4 * rows))
-        columns = np.flatnonzero(shared >= DENSE_SHARE * rows)
-        if len(columns) > limit:
-            columns = np.sort(columns[np.argsort(-shared[columns], kind="stable")[:limit]])
-        is_dense = np.zeros(matrix.shape[1], dtype=bool)
-        is_dense[columns] = True
-        return cls(matrix[:, columns].toarray(), _without(matrix, is_dense))
+        return cls.stacked([matrix], shared, matrix.shape[0])
+
+    @classmethod
+    def stacked(
+        cls, blocks: Iterable[sparse.csr_matrix], shared: np.ndarray, rows: int
+    ) -> "Vectors":
+        """What split() gives for the blocks of rows stacked (`rows` rows in all), and its
+        rare_terms, made a block at a time: no whole-window matrix is built, then copied
+        column by column. `shared[c]` is how many rows use column c."""
+        columns = dense_columns(shared, rows)
+        dense = np.zeros((rows, len(columns)), dtype=np.float32)
+        slot = np.full(len(shared), -1, dtype=np.int32)  # each column's place in `dense`
+        slot[columns] = np.arange(len(columns), dtype=np.int32)
+        is_rare = shared < rare_share(rows)
+        stays_sparse = slot < 0
+        rest = _Filling(int(shared[stays_sparse].sum()), (rows, len(shared)))
+        rare = _Filling(int(shared[stays_sparse & is_rare].sum()), (rows, len(shared)))
+        lengths = np.zeros(rows, dtype=np.float32)
+        start = 0
+        for block in blocks:
+            stop = start + block.shape[0]
+            entries = _without_dense(block, slot, dense[start:stop])
+            rest.add(*entries, block.shape[0])
+            lengths[start:stop] = _rare_split(*entries, dense[start:stop], is_rare, rare)
+            start = stop
+        return cls(dense, rest.matrix(), RareTerms(rare.matrix(), lengths))
 
     @classmethod
     def of(cls, vectors: "Vectors | sparse.csr_matrix") -> "Vectors":
@@ -68,10 +89,12 @@ class Vectors:
         groups = sparse.csr_matrix(groups, dtype=np.float32)
         return Vectors(np.asarray(groups @ self.dense), (groups @ self.rest).tocsr())
 
-    @functools.cached_property
+    @property
     def rare_terms(self) -> "RareTerms":
         """These rows split for bounding their dot products (see RareTerms); made once."""
-        return RareTerms.of(self)
+        if self._rare_terms is None:
+            self._rare_terms = RareTerms.of(self)
+        return self._rare_terms
 
     def squared_norms(self) -> np.ndarray:
         """Each row's squared length (summed in float64)."""
@@ -79,6 +102,21 @@ class Vectors:
         rest = self.rest
         squares = sparse.csr_matrix((np.square(rest.data), rest.indices, rest.indptr), rest.shape)
         return dense + np.asarray(squares.sum(axis=1, dtype=np.float64)).ravel()
+
+
+def dense_columns(shared: np.ndarray, rows: int) -> np.ndarray:
+    """The columns kept dense (ascending), given how many of the `rows` rows use each."""
+    rows = max(rows, 1)
+    limit = min(MAX_DENSE_COLUMNS, MAX_DENSE_BYTES // (4 * rows))
+    columns = np.flatnonzero(shared >= DENSE_SHARE * rows)
+    if len(columns) > limit:
+        columns = np.sort(columns[np.argsort(-shared[columns], kind="stable")[:limit]])
+    return columns
+
+
+def rare_share(rows: int) -> float:
+    """A term used by fewer rows than this is rare (see RARE_SHARE)."""
+    return max(2.0, RARE_SHARE * rows)
 
 
 class RareTerms:
@@ -96,14 +134,11 @@ class RareTerms:
     @classmethod
     def of(cls, vectors: Vectors) -> "RareTerms":
         matrix, n = vectors.rest, len(vectors)
-        shared = np.bincount(matrix.indices, minlength=matrix.shape[1])
-        is_rare = shared[matrix.indices] < max(2.0, RARE_SHARE * n)
+        is_rare = np.bincount(matrix.indices, minlength=matrix.shape[1]) < rare_share(n)
+        rare = _Filling(int(is_rare[matrix.indices].sum()), matrix.shape)
         rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(matrix.indptr))
-        common = np.square(matrix.data[~is_rare], dtype=np.float64)
-        squares = np.einsum("ij,ij->i", vectors.dense, vectors.dense, dtype=np.float64)
-        squares += np.bincount(rows[~is_rare], weights=common, minlength=n)
-        rare = from_rows(matrix.data[is_rare], matrix.indices[is_rare], rows[is_rare], matrix.shape)
-        return cls(rare, np.sqrt(squares).astype(np.float32))
+        lengths = _rare_split(matrix.data, matrix.indices, rows, vectors.dense, is_rare, rare)
+        return cls(rare.matrix(), lengths)
 
     def pairs_reaching(
         self, rows: np.ndarray, cols: np.ndarray, least: float
@@ -153,11 +188,64 @@ def _halves(matrix: sparse.csr_matrix) -> list[sparse.csr_matrix]:
     return [matrix[:middle], matrix[middle:]]
 
 
-def _without(matrix: sparse.csr_matrix, columns: np.ndarray) -> sparse.csr_matrix:
-    """The matrix with the flagged columns' entries left out."""
-    kept = ~columns[matrix.indices]
-    rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))[kept]
-    return from_rows(matrix.data[kept], matrix.indices[kept], rows, matrix.shape)
+def _without_dense(
+    block: sparse.csr_matrix, slot: np.ndarray, dense: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Write the block's entries in dense columns (`slot[c]`, -1 for a sparse column) into
+    `dense` (the block's rows); returns the others' values, columns and rows, in row order."""
+    rows = np.repeat(np.arange(block.shape[0], dtype=np.int32), np.diff(block.indptr))
+    at = slot.take(block.indices)
+    # Index lists and take(): a boolean mask that mixes True and False indexes ~5 times slower.
+    inside = np.flatnonzero(at >= 0)
+    flat = rows.take(inside).astype(np.int64) * dense.shape[1] + at.take(inside)
+    np.put(dense, flat, block.data.take(inside))
+    outside = np.flatnonzero(at < 0)
+    return block.data.take(outside), block.indices.take(outside), rows.take(outside)
+
+
+def _rare_split(
+    data: np.ndarray,
+    columns: np.ndarray,
+    rows: np.ndarray,
+    dense: np.ndarray,
+    is_rare: np.ndarray,
+    rare: "_Filling",
+) -> np.ndarray:
+    """Add the rare entries (by column) of these rows' sparse parts to `rare`; returns the
+    length of each row without them (`dense` holds the rows' dense parts)."""
+    flags = is_rare.take(columns)
+    common = np.flatnonzero(~flags)
+    squares = np.einsum("ij,ij->i", dense, dense, dtype=np.float64)
+    weights = np.square(data.take(common), dtype=np.float64)
+    squares += np.bincount(rows.take(common), weights=weights, minlength=len(dense))
+    picked = np.flatnonzero(flags)
+    rare.add(data.take(picked), columns.take(picked), rows.take(picked), len(dense))
+    return np.sqrt(squares).astype(np.float32)
+
+
+class _Filling:
+    """A float32 CSR matrix filled a block of rows at a time, its size known in advance (the
+    blocks are never held all at once, nor copied together)."""
+
+    def __init__(self, entries: int, shape: tuple[int, int]) -> None:
+        self.data = np.empty(entries, dtype=np.float32)
+        self.indices = np.empty(entries, dtype=np.int32)
+        self.indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+        self.shape, self.filled_rows, self.filled = shape, 0, 0
+
+    def add(self, data: np.ndarray, indices: np.ndarray, rows: np.ndarray, count: int) -> None:
+        """The next `count` rows: entries in row order, `rows` counting from 0 in the block."""
+        end = self.filled + len(data)
+        self.data[self.filled : end] = data
+        self.indices[self.filled : end] = indices
+        sizes = np.cumsum(np.bincount(rows, minlength=count))
+        self.indptr[self.filled_rows + 1 : self.filled_rows + count + 1] = self.filled + sizes
+        self.filled_rows += count
+        self.filled = end
+
+    def matrix(self) -> sparse.csr_matrix:
+        assert (self.filled, self.filled_rows) == (len(self.data), self.shape[0])
+        return sparse.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 def from_rows(

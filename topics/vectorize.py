@@ -11,12 +11,15 @@ Two steps, so that the costly one is done once per article rather than once per 
   fitted, so an article's counts never change and can be stored (topics/window.py);
 - `weigh` turns the counts of a whole window into TF-IDF vectors, with IDF taken from that
   window: the same window always gives the same vectors, and nothing learned in one run
-  carries over to drift the next.
+  carries over to drift the next. `weighed_vectors` gives the same vectors already split for
+  fast products (topics/similarity.py Vectors), a block of rows at a time.
 `vectorize(titles, texts)` does both.
 """
 
+import dataclasses
 import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
 from topics import hashing
-from topics.similarity import from_rows
+from topics.similarity import Vectors, from_rows
 
 # Titles carry most of the story in a feed item, so they count more than the body.
 TITLE_REPEAT = 4
@@ -47,8 +50,11 @@ WORD_BITS, CHAR_BITS, NAME_BITS = 30, 29, 28
 # Columns of count_terms: words, then character n-grams, then names (under 2**31 in all).
 VIEW_STARTS = (0, 2**WORD_BITS, 2**WORD_BITS + 2**CHAR_BITS)
 TERM_SPACE = 2**WORD_BITS + 2**CHAR_BITS + 2**NAME_BITS
-# Low bits of a term's bucket that pick its slot in the table weigh() numbers terms with.
+# Weighing goes a block of about this many entries (term counts) at a time.
+BLOCK_ENTRIES = 2**20
+# Bits of a term's bucket that pick its slot in the tables weigh() numbers terms with.
 _SLOT_BITS = 22
+_SLOTS = 2**_SLOT_BITS
 
 # Stored counts are only reused while the code that made them is the same: any edit to this
 # module or topics/hashing.py (or another scikit-learn) gives them a new version, and they are
@@ -94,31 +100,77 @@ def weigh(counts: sparse.csr_matrix) -> sparse.csr_matrix:
     L2-normalised and weighted, the whole row normalised again.
 
     What scikit-learn's TfidfVectorizer(sublinear_tf=True) gives per view: the result has one
-    column per term of the window (terms in ascending bucket order). Written for memory: a
-    window of 30,000 articles has some 15 million entries.
+    column per term of the window (terms in ascending bucket order).
     """
     counts = counts.tocsr()
-    n = counts.shape[0]
-    terms, term_of = _number_terms(counts.indices)
-    df = np.bincount(term_of, minlength=len(terms))
-    views = (np.searchsorted(VIEW_STARTS, terms, side="right") - 1).astype(np.int8)
-    used = df >= np.where(views == 1, CHAR_MIN_DF, 1)
-    column = (np.cumsum(used) - 1).astype(np.int32)
-    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
-    kept = used[term_of]
-    rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(counts.indptr))[kept]
-    term_of = term_of[kept]
-    values = counts.data[kept].astype(np.float32)
-    np.log(values, out=values)
-    values += 1
-    values *= idf[term_of]
-    view_of = views[term_of]
-    values /= _norms(values, rows * 3 + view_of)
-    values *= np.asarray(_view_weights(), dtype=np.float32)[view_of]
-    del view_of
-    values /= _norms(values, rows)
-    # Entries stay in row order, and ascending buckets keep each row's columns sorted.
-    return from_rows(values, column[term_of], rows, (n, int(used.sum())))
+    return _Terms.of(counts).weigh(counts, 0, counts.shape[0])
+
+
+def weighed_vectors(counts: sparse.csr_matrix) -> Vectors:
+    """Vectors.split(weigh(counts)), weighed and split a block of rows at a time.
+
+    Written for memory and speed: a window of 30,000 articles has some 15 million entries, and
+    the whole-window arrays a single pass would allocate (and the kernel zero) cost more than the
+    arithmetic; a block's arrays stay in the CPU caches and are reused.
+    """
+    counts = counts.tocsr()
+    terms = _Terms.of(counts)
+    blocks = (terms.weigh(counts, *rows) for rows in _row_blocks(counts.indptr))
+    return Vectors.stacked(blocks, terms.shared, counts.shape[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class _Terms:
+    """A window's distinct terms, in ascending bucket order, and what weighing needs of each."""
+
+    find: "_BucketIndex"
+    column: np.ndarray  # the term's column in the weighed matrix; -1 when left out
+    idf: np.ndarray
+    view: np.ndarray
+    shared: np.ndarray  # per column: how many rows use its term
+
+    @classmethod
+    def of(cls, counts: sparse.csr_matrix) -> "_Terms":
+        buckets, df = _distinct(counts.indices)
+        view = (np.searchsorted(VIEW_STARTS, buckets, side="right") - 1).astype(np.int8)
+        used = df >= np.where(view == 1, CHAR_MIN_DF, 1)
+        column = np.cumsum(used, dtype=np.int32) - 1
+        column[~used] = -1
+        idf = (np.log((1 + counts.shape[0]) / (1 + df)) + 1).astype(np.float32)
+        return cls(_BucketIndex(buckets), column, idf, view, df[used])
+
+    def weigh(self, counts: sparse.csr_matrix, start: int, stop: int) -> sparse.csr_matrix:
+        """The weighed rows start to stop - 1 of the window's counts."""
+        first, last = counts.indptr[start], counts.indptr[stop]
+        term = self.find(counts.indices[first:last])
+        rows = np.repeat(
+            np.arange(stop - start, dtype=np.int32), np.diff(counts.indptr[start : stop + 1])
+        )
+        values = counts.data[first:last].astype(np.float32)
+        column = self.column.take(term)
+        if (column < 0).any():
+            # take() with index lists: a boolean mask indexes several times slower.
+            kept = np.flatnonzero(column >= 0)
+            term, rows, values, column = (a.take(kept) for a in (term, rows, values, column))
+        np.log(values, out=values)
+        values += 1
+        values *= self.idf.take(term)
+        view_of = self.view.take(term)
+        values /= _norms(values, rows * 3 + view_of)
+        values *= np.asarray(_view_weights(), dtype=np.float32).take(view_of)
+        values /= _norms(values, rows)
+        # Entries stay in row order, and ascending buckets keep each row's columns sorted.
+        return from_rows(values, column, rows, (stop - start, len(self.shared)))
+
+
+def _row_blocks(indptr: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive blocks of rows holding about BLOCK_ENTRIES entries each."""
+    start, rows = 0, len(indptr) - 1
+    while start < rows:
+        stop = int(np.searchsorted(indptr, indptr[start] + BLOCK_ENTRIES, side="right")) - 1
+        stop = min(max(stop, start + 1), rows)
+        yield start, stop
+        start = stop
 
 
 def _norms(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -130,28 +182,53 @@ def _norms(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.repeat(np.sqrt(np.add.reduceat(values * values, starts)), sizes)
 
 
-def _number_terms(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct buckets in ascending order, and each entry's position among them.
-
-    np.unique(return_inverse=True) takes ~9 s on a 30,000-article window (an indirect sort);
-    a direct-mapped table on the buckets' low bits finds almost every entry at once, and the
-    few whose slot another bucket took are found by binary search.
-    """
+def _distinct(buckets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct buckets in ascending order, and how many entries hold each."""
     ordered = np.sort(buckets)
     first = np.ones(len(ordered), dtype=bool)
     np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
-    distinct = ordered[first]
-    del ordered, first
-    mask = (1 << _SLOT_BITS) - 1
-    owner = np.full(mask + 1, -1, dtype=buckets.dtype)
-    position = np.zeros(mask + 1, dtype=np.int32)
-    owner[distinct & mask] = distinct
-    position[distinct & mask] = np.arange(len(distinct), dtype=np.int32)
-    slots = buckets & mask
-    found = position[slots]
-    missed = np.flatnonzero(owner[slots] != buckets)
-    found[missed] = np.searchsorted(distinct, buckets[missed])
-    return distinct, found
+    starts = np.flatnonzero(first)
+    return ordered.take(starts), np.diff(np.append(starts, len(ordered)))
+
+
+class _BucketIndex:
+    """Each bucket's position among the window's distinct buckets.
+
+    np.unique(return_inverse=True) takes ~9 s on a 30,000-article window (an indirect sort).
+    A direct-mapped table on the buckets' low bits finds most buckets at once; a second one, on
+    the high bits, finds most of those whose slot another bucket took; a binary search finds the
+    few left.
+    """
+
+    def __init__(self, distinct: np.ndarray) -> None:
+        self.distinct = distinct
+        positions = np.arange(len(distinct), dtype=np.int32)
+        self.low = np.zeros(_SLOTS, dtype=np.int32)
+        self.low[_low_slot(distinct)] = positions
+        lost = np.flatnonzero(distinct.take(self.low.take(_low_slot(distinct))) != distinct)
+        self.high = np.zeros(_SLOTS, dtype=np.int32)
+        self.high[_high_slot(distinct.take(lost))] = positions.take(lost)
+
+    def __call__(self, buckets: np.ndarray) -> np.ndarray:
+        """The positions of these buckets, which must all be among the distinct ones."""
+        found = self.low.take(_low_slot(buckets))
+        missed = np.flatnonzero(self.distinct.take(found) != buckets)
+        if len(missed):
+            others = buckets.take(missed)
+            again = self.high.take(_high_slot(others))
+            still = np.flatnonzero(self.distinct.take(again) != others)
+            again[still] = np.searchsorted(self.distinct, others.take(still))
+            found[missed] = again
+        return found
+
+
+def _low_slot(buckets: np.ndarray) -> np.ndarray:
+    return buckets & (_SLOTS - 1)
+
+
+def _high_slot(buckets: np.ndarray) -> np.ndarray:
+    # Buckets are under 2**31: two that share their low bits share these only if they are equal.
+    return (buckets >> (31 - _SLOT_BITS)) & (_SLOTS - 1)
 
 
 def _view_weights() -> tuple[float, float, float]:
