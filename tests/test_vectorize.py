@@ -8,9 +8,9 @@ from sklearn.preprocessing import normalize
 
 from tests.factories import make_article
 from tests.test_clustering import FED, FOOTBALL, LAUNCH, NOW
-from topics.models import ArticleTerms
+from topics.models import Article, ArticleTerms
 from topics.similarity import Vectors, dot_products
-from topics.vectorize import _lead, _names, _view_weights, vectorize
+from topics.vectorize import _lead, _names, _view_weights, count_terms, vectorize
 from topics.window import load_window
 
 DOCS = FED + LAUNCH + FOOTBALL
@@ -51,6 +51,11 @@ def test_dense_and_sparse_columns_add_up_to_the_plain_product() -> None:
     )
 
 
+def counted_now(article: Article) -> sparse.csr_matrix:
+    """The article's term counts as count_terms makes them from its current title and text."""
+    return count_terms([article.title], [article.text])
+
+
 class StoredCountsTests(TestCase):
     def test_a_window_counts_each_article_once_and_again_when_its_text_changes(self) -> None:
         article = make_article(title=FED[0][0], text=FED[0][1], published_at=NOW)
@@ -66,6 +71,23 @@ class StoredCountsTests(TestCase):
         changed = load_window(NOW, 72).counts
         self.assertNotEqual(ArticleTerms.objects.get(article=article).digest, stored.digest)
         self.assertNotEqual((first != changed).nnz, 0)
+
+    def test_a_title_or_text_changed_without_save_is_counted_again(self) -> None:
+        # The database keeps the digest the stored counts are checked against, so writes that
+        # bypass save() (ingestion's bulk_update, a queryset update) cannot leave stale counts.
+        article = make_article(title=FED[0][0], text=FED[0][1], published_at=NOW)
+        first = load_window(NOW, 72).counts
+
+        Article.objects.filter(pk=article.pk).update(title=LAUNCH[0][0])
+        retitled = load_window(NOW, 72).counts
+        self.assertNotEqual((first != retitled).nnz, 0)
+
+        article.refresh_from_db()
+        article.text = LAUNCH[0][1]
+        Article.objects.bulk_update([article], ["text"])
+        rewritten = load_window(NOW, 72).counts
+        self.assertNotEqual((retitled != rewritten).nnz, 0)
+        self.assertEqual((rewritten != counted_now(article)).nnz, 0)
 
     def test_only_window_articles_are_counted(self) -> None:
         make_article(title=FED[0][0], text=FED[0][1], published_at=NOW - dt.timedelta(days=5))
