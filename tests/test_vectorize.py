@@ -1,4 +1,5 @@
 import datetime as dt
+from unittest import mock
 
 import numpy as np
 from django.test import TestCase
@@ -9,8 +10,16 @@ from sklearn.preprocessing import normalize
 from tests.factories import make_article
 from tests.test_clustering import FED, FOOTBALL, LAUNCH, NOW
 from topics.models import Article, ArticleTerms
-from topics.similarity import Vectors, dot_products
-from topics.vectorize import _lead, _names, _view_weights, count_terms, vectorize
+from topics.similarity import Vectors, dense_columns, dot_products
+from topics.vectorize import (
+    _lead,
+    _names,
+    _view_weights,
+    count_terms,
+    vectorize,
+    weigh,
+    weighed_vectors,
+)
 from topics.window import load_window
 
 DOCS = FED + LAUNCH + FOOTBALL
@@ -49,6 +58,45 @@ def test_dense_and_sparse_columns_add_up_to_the_plain_product() -> None:
     np.testing.assert_allclose(
         dot_products(split.rows(np.arange(3)), split), (matrix[:3] @ matrix.T).toarray(), atol=1e-5
     )
+
+
+def assert_same_vectors(got: Vectors, expected: Vectors) -> None:
+    """Bit for bit: the same floats in the same places, so every later sum is the same."""
+    np.testing.assert_array_equal(got.dense, expected.dense)
+    for name in ("rest", "rare"):
+        a = got.rest if name == "rest" else got.rare_terms.rare
+        b = expected.rest if name == "rest" else expected.rare_terms.rare
+        for part in ("data", "indices", "indptr"):
+            np.testing.assert_array_equal(getattr(a, part), getattr(b, part), err_msg=name)
+    np.testing.assert_array_equal(got.rare_terms.rest_lengths, expected.rare_terms.rest_lengths)
+
+
+def test_split_puts_each_entry_in_its_dense_or_its_sparse_column_once() -> None:
+    titles, texts = (list(column) for column in zip(*DOCS, strict=True))
+    matrix = vectorize(titles, texts)
+    split = Vectors.split(matrix)
+    columns = dense_columns(np.bincount(matrix.indices), matrix.shape[0])
+    np.testing.assert_array_equal(split.dense, matrix[:, columns].toarray())
+    rest = matrix.tolil()
+    rest[:, columns] = 0
+    assert (split.rest != rest.tocsr()).nnz == 0
+    # The rare terms split made along the way are the ones RareTerms.of makes from the parts.
+    assert_same_vectors(split, Vectors(split.dense, split.rest))
+
+
+def test_weighing_a_block_of_rows_at_a_time_gives_the_same_vectors() -> None:
+    titles, texts = (list(column) for column in zip(*DOCS, strict=True))
+    # An article with nothing to count (an empty row) must keep its place among the rows.
+    counts = count_terms([*titles, ""], [*texts, ""])
+    expected = Vectors.split(weigh(counts))  # all rows in one block
+    # Blocks of about 40 entries: a few rows each, some rows alone.
+    with mock.patch("topics.vectorize.BLOCK_ENTRIES", 40):
+        assert_same_vectors(weighed_vectors(counts), expected)
+
+
+def test_an_empty_window_weighs_to_no_vectors() -> None:
+    vectors = weighed_vectors(count_terms([], []))
+    assert (len(vectors), vectors.rest.nnz, vectors.rare_terms.rare.nnz) == (0, 0, 0)
 
 
 def counted_now(article: Article) -> sparse.csr_matrix:
