@@ -37,7 +37,7 @@ class WindowArticle:
 
 @dataclasses.dataclass
 class Window:
-    """The window's articles, oldest first, and their term counts (one row each)."""
+    """The window's articles, oldest first, and their term counts (one row each, uint16)."""
 
     articles: list[WindowArticle]
     counts: sparse.csr_matrix
@@ -111,12 +111,13 @@ def _pack(buckets: np.ndarray, counts: np.ndarray) -> bytes:
 
 def _stack(packed: list[bytes]) -> sparse.csr_matrix:
     """One CSR matrix of packed count rows (each row's buckets ascending, as count_terms
-    makes them), filled in place: a full window has some 15 million entries."""
+    makes them), filled in place: a full window has some 15 million entries. The counts stay
+    uint16, as stored: weighing converts them a block of rows at a time."""
     sizes = np.array([len(blob) // 6 for blob in packed], dtype=np.int64)
     indptr = np.zeros(len(packed) + 1, dtype=np.int64)
     np.cumsum(sizes, out=indptr[1:])
     buckets = np.empty(indptr[-1], dtype=np.int32)
-    counts = np.empty(indptr[-1], dtype=np.float32)
+    counts = np.empty(indptr[-1], dtype=np.uint16)
     for blob, size, start in zip(packed, sizes, indptr, strict=False):
         buckets[start : start + size] = np.frombuffer(blob, "<u4", size)
         counts[start : start + size] = np.frombuffer(blob, "<u2", size, offset=4 * size)
