@@ -142,7 +142,8 @@ class Article(models.Model):
     importance = models.PositiveSmallIntegerField(default=1)
     # What clustering counted terms from (ArticleTerms.digest), kept by the database itself on
     # every write, whichever way the title or text changes: clustering then compares digests
-    # rather than hash every window article's text on every run (topics/window.py).
+    # rather than hash every window article's text on every run (topics/window.py). On SQLite
+    # MD5 is a function Django registers: the sqlite3 shell can read articles but not write them.
     text_digest = models.GeneratedField(
         expression=MD5(Concat("title", Value("\n"), "text", output_field=models.TextField())),
         output_field=models.CharField(max_length=32),
