@@ -104,7 +104,7 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
         is_new = [_is_unplaced(a) for a in articles]
         hours, slack = publication_hours([a.published_at for a in articles])
         # What vectorize(titles, texts) gives, from the stored counts, which are then let go
-        # (over 100 MB for a full window).
+        # (some 90 MB for a full window).
         vectors = weighed_vectors(window.counts)
         del window
         plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
