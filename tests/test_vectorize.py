@@ -121,8 +121,9 @@ class StoredCountsTests(TestCase):
         self.assertNotEqual((first != changed).nnz, 0)
 
     def test_a_title_or_text_changed_without_save_is_counted_again(self) -> None:
-        # The database keeps the digest the stored counts are checked against, so writes that
-        # bypass save() (ingestion's bulk_update, a queryset update) cannot leave stale counts.
+        # The database works out the digest the stored counts are checked against, so writes
+        # that bypass save() (ingestion's bulk_update, a queryset update) cannot leave stale
+        # counts.
         article = make_article(title=FED[0][0], text=FED[0][1], published_at=NOW)
         first = load_window(NOW, 72).counts
 

@@ -5,8 +5,7 @@ import re
 import secrets
 
 from django.db import models
-from django.db.models import Q, Value
-from django.db.models.functions import MD5, Concat
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -140,15 +139,6 @@ class Article(models.Model):
         help_text="When the content is the page's full text: a hash of the feed text it replaced.",
     )
     importance = models.PositiveSmallIntegerField(default=1)
-    # What clustering counted terms from (ArticleTerms.digest), kept by the database itself on
-    # every write, whichever way the title or text changes: clustering then compares digests
-    # rather than hash every window article's text on every run (topics/window.py). On SQLite
-    # MD5 is a function Django registers: the sqlite3 shell can read articles but not write them.
-    text_digest = models.GeneratedField(
-        expression=MD5(Concat("title", Value("\n"), "text", output_field=models.TextField())),
-        output_field=models.CharField(max_length=32),
-        db_persist=True,
-    )
     topic = models.ForeignKey(
         "Topic", on_delete=models.SET_NULL, null=True, blank=True, related_name="articles"
     )
