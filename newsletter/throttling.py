@@ -26,7 +26,9 @@ def reserve(key: str, interval: dt.timedelta, burst: int = 1, wait: bool = True)
     nothing (signup limits); the positive wait says when to try again.
     """
     now = timezone.now()
-    with transaction.atomic():
+    # Inside a caller's transaction (both signup limits at once), no savepoint: it would
+    # cost two round trips for nothing, since a refusal writes nothing.
+    with transaction.atomic(savepoint=False):
         bucket = _locked_bucket(key, now)
         start = max(bucket.next_slot_at, now)
         delay = max(start - interval * (burst - 1) - now, dt.timedelta(0))
