@@ -175,6 +175,11 @@ def main() -> None:
     parser.add_argument("--signup", action="store_true", help="POST /subscribe/ instead")
     args = parser.parse_args()
     configure(args.reuse)
+    if args.signup:
+        from django_q.brokers import get_broker
+
+        # Tasks an earlier run left are signed with its own throwaway SECRET_KEY.
+        get_broker().purge_queue()
     one = signup_requester() if args.signup else requester(args.path)
     path = "POST /subscribe/" if args.signup else args.path
     for _ in range(WARM_UP):

@@ -14,13 +14,17 @@ twice, and visible to the operator.
 """
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_q.brokers import Broker, get_broker
+from django_q.brokers.orm import ORM
 from django_q.tasks import async_task
 
 from newsletter import emails, ledger
@@ -65,11 +69,23 @@ def queue_reader_email(subscriber_id: int, kind: str) -> None:
 
 def enqueue(email_id: int) -> None:
     try:
-        async_task(TASK, email_id, task_name=f"reader email {email_id}")
+        broker = queue_broker()
+        # Outside a transaction, django-q2's database broker first closes the connection
+        # unless it is persistent (DB_CONN_MAX_AGE=0, the default), and the enqueue then
+        # opens a new one: in a transaction, the connection stays and is closed only once.
+        with transaction.atomic() if isinstance(broker, ORM) else nullcontext():
+            async_task(TASK, email_id, broker=broker, task_name=f"reader email {email_id}")
     except Exception:
         # The broker is down: send it now, as the request did before there was a queue.
         logger.warning("Could not queue reader email %s; sending it now", email_id, exc_info=True)
         send_reader_email(email_id)
+
+
+@functools.cache
+def queue_broker() -> Broker:
+    """This process's broker: by default django-q2 makes one per task, and with it a new
+    Redis connection."""
+    return get_broker()
 
 
 def send_reader_email(email_id: int) -> str | None:
