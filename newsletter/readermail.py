@@ -70,9 +70,9 @@ def queue_reader_email(subscriber_id: int, kind: str) -> None:
 def enqueue(email_id: int) -> None:
     try:
         broker = queue_broker()
-        # Outside a transaction, django-q2's database broker first closes the connection
-        # unless it is persistent (DB_CONN_MAX_AGE=0, the default), and the enqueue then
-        # opens a new one: in a transaction, the connection stays and is closed only once.
+        # Outside a transaction, django-q2's database broker closes a connection that is
+        # not persistent (DB_CONN_MAX_AGE=0, the default) and then opens a second one to
+        # enqueue; inside one it uses the request's.
         with transaction.atomic() if isinstance(broker, ORM) else nullcontext():
             async_task(TASK, email_id, broker=broker, task_name=f"reader email {email_id}")
     except Exception:
