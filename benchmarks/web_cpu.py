@@ -17,12 +17,14 @@ cost and the worker's, separately.
 """
 
 import argparse
+import atexit
 import cProfile
 import io
 import os
 import pstats
 import re
 import secrets
+import shutil
 import sys
 import tempfile
 import time
@@ -37,6 +39,9 @@ StartResponse = Callable[..., object]
 
 def configure(database_url: str) -> None:
     sys.path.insert(0, str(ROOT))
+    var_dir = tempfile.mkdtemp(prefix="daybrief-cpu-")
+    # Static files, cached pages and, with --signup, hundreds of emails in the outbox.
+    atexit.register(shutil.rmtree, var_dir, ignore_errors=True)
     os.environ.update(
         DJANGO_SETTINGS_MODULE="newsletter.settings",
         DEBUG="0",
@@ -44,7 +49,7 @@ def configure(database_url: str) -> None:
         ALLOWED_HOSTS="127.0.0.1",
         SITE_URL="http://127.0.0.1:8000",
         DATABASE_URL=database_url,
-        DAYBRIEF_VAR_DIR=tempfile.mkdtemp(prefix="daybrief-cpu-"),
+        DAYBRIEF_VAR_DIR=var_dir,
         DAYBRIEF_DEMO="0",
         LOG_LEVEL="WARNING",
         EMAIL_URL="outbox://",
