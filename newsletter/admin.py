@@ -1,6 +1,6 @@
 """The newsletter's admin: readers (with CSV import and export), digests with their preview,
 sending controls, scheduling and live delivery counts, the daily digest schedule, and the
-read-only delivery log."""
+read-only logs of deliveries and of reader emails (confirmation links, goodbyes)."""
 
 import csv
 import io
@@ -26,6 +26,7 @@ from newsletter.models import (
     Digest,
     DigestSchedule,
     DigestTopic,
+    ReaderEmail,
     ScheduledSend,
     Subscriber,
 )
@@ -390,4 +391,25 @@ class DeliveryAdmin(admin.ModelAdmin[Delivery]):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+
+@admin.register(ReaderEmail)
+class ReaderEmailAdmin(admin.ModelAdmin[ReaderEmail]):
+    """A log: confirmation links and goodbyes, each recorded with the reader's action and
+    settled by the task that sent it (newsletter/readermail.py)."""
+
+    list_display = ("subscriber", "kind", "status", "attempts", "created_at", "sent_at", "error")
+    list_filter = ("status", "kind")
+    search_fields = ("subscriber__email",)
+    list_select_related = ("subscriber",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ReaderEmail | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ReaderEmail | None = None) -> bool:
         return False

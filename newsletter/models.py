@@ -257,6 +257,54 @@ class Delivery(models.Model):
         return f"{self.digest} → {self.subscriber}"
 
 
+class ReaderEmailKind(models.TextChoices):
+    CONFIRM = "confirm", "Confirmation link"
+    GOODBYE = "goodbye", "Goodbye after unsubscribing"
+
+
+class ReaderEmailStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENDING = "sending", "Being sent (or the worker died sending it)"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Skipped (no longer needed)"
+    FAILED = "failed", "Failed"
+
+
+class ReaderEmail(models.Model):
+    """An email a reader's own action asked for (a confirmation link, a goodbye), recorded
+    with that action and sent by a task, again later while the mail server fails (see
+    newsletter/readermail.py)."""
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="reader_emails"
+    )
+    kind = models.CharField(max_length=16, choices=ReaderEmailKind.choices)
+    status = models.CharField(
+        max_length=16, choices=ReaderEmailStatus.choices, default=ReaderEmailStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # Not sent before this time: a retry's backoff.
+    send_after = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # Every minute the retry looks for pending emails whose time came; only pending
+            # rows are indexed, so the index stays as small as the queue.
+            models.Index(
+                fields=["send_after"],
+                name="reademail_due_idx",
+                condition=models.Q(status=ReaderEmailStatus.PENDING),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.subscriber}"
+
+
 class SuppressionReason(models.TextChoices):
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     HARD_BOUNCE = "hard_bounce", "Hard bounce"

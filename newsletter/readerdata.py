@@ -42,6 +42,16 @@ def export_reader(subscriber: Subscriber) -> dict[str, object]:
             }
             for delivery in deliveries
         ],
+        # Confirmation links and goodbyes (newsletter/readermail.py).
+        "emails": [
+            {
+                "kind": email.kind,
+                "status": email.status,
+                "created_at": email.created_at.isoformat(),
+                "sent_at": email.sent_at.isoformat() if email.sent_at else None,
+            }
+            for email in subscriber.reader_emails.order_by("created_at")
+        ],
     }
 
 

@@ -1,4 +1,4 @@
-"""Pruning old rows: articles, deliveries and events after configurable times.
+"""Pruning old rows: articles, deliveries, events and reader emails after configurable times.
 
 What a digest still needs is never touched: a digest that is not fully sent keeps its
 deliveries and its topics' articles, every digest keeps its topics and their lead
@@ -16,7 +16,15 @@ from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 from django_q.models import Task
 
-from newsletter.models import Delivery, DeliveryStatus, DigestStatus, DigestTopic, WebhookEvent
+from newsletter.models import (
+    Delivery,
+    DeliveryStatus,
+    DigestStatus,
+    DigestTopic,
+    ReaderEmail,
+    ReaderEmailStatus,
+    WebhookEvent,
+)
 from topics.models import Article, Topic
 from topics.pagecache import one_change_for_many
 
@@ -34,6 +42,7 @@ class PruneResult:
     deliveries: int = 0
     events: int = 0
     tasks: int = 0
+    reader_emails: int = 0
 
 
 def prune_old_data(now: dt.datetime) -> PruneResult:
@@ -52,6 +61,7 @@ def prune_old_data(now: dt.datetime) -> PruneResult:
         cutoff = now - dt.timedelta(days=settings.DAYBRIEF_RETAIN_EVENTS_DAYS)
         result.events = delete_in_batches(prunable_events(cutoff))
         result.tasks = delete_in_batches(Task.objects.filter(stopped__lt=cutoff))
+        result.reader_emails = delete_in_batches(prunable_reader_emails(cutoff))
     logger.info("Pruned old data: %s", result)
     return result
 
@@ -87,6 +97,14 @@ def prunable_deliveries(cutoff: dt.datetime) -> QuerySet[Delivery]:
 def prunable_events(cutoff: dt.datetime) -> QuerySet[WebhookEvent]:
     # Unprocessed events wait for their task, however old.
     return WebhookEvent.objects.filter(received_at__lt=cutoff, processed_at__isnull=False)
+
+
+def prunable_reader_emails(cutoff: dt.datetime) -> QuerySet[ReaderEmail]:
+    # Confirmation and goodbye emails are kept as long as webhook events: the operator's
+    # record of what was sent, gone once nobody will ask. Live ones wait for their send.
+    return ReaderEmail.objects.filter(created_at__lt=cutoff).exclude(
+        status__in=[ReaderEmailStatus.PENDING, ReaderEmailStatus.SENDING]
+    )
 
 
 def delete_in_batches(rows: QuerySet[Model]) -> int:

@@ -14,6 +14,8 @@ PRUNE = "Prune old articles, deliveries and events"
 # Digests scheduled one by one, readers' local mornings, retries after their backoff,
 # leases of dead workers.
 SEND_DUE = "Send due deliveries"
+# Confirmation and goodbye emails whose mail server failed, or whose task was lost.
+RETRY_READER_EMAILS = "Retry reader emails"
 
 
 def register_schedules(**kwargs: Any) -> None:
@@ -52,6 +54,15 @@ def register_schedules(**kwargs: Any) -> None:
         name=SEND_DUE,
         defaults={
             "func": "newsletter.tasks.send_due",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    Schedule.objects.update_or_create(
+        name=RETRY_READER_EMAILS,
+        defaults={
+            "func": "newsletter.readermail.send_due_reader_emails",
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
             "repeats": -1,

@@ -8,15 +8,22 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from newsletter import emails, suppression, tokens
-from newsletter.models import Subscriber, SubscriberStatus, SuppressionReason, normalize_email
+from newsletter import readermail, suppression, tokens
+from newsletter.models import (
+    ReaderEmailKind,
+    Subscriber,
+    SubscriberStatus,
+    SuppressionReason,
+    normalize_email,
+)
 
 NAME_MAX_LENGTH = Subscriber._meta.get_field("name").max_length or 200
 IMPORT_CHUNK = 500
 
 
 def request_subscription(email: str, name: str = "") -> Subscriber:
-    """Start (or restart) double opt-in for `email` and mail it a confirmation link.
+    """Start (or restart) double opt-in for `email` and queue a confirmation link for it
+    (newsletter/readermail.py sends it, retrying while the mail server fails).
 
     An address that is already confirmed gets no email and no change, and callers answer
     the same way whatever happened, so the form never reveals who is subscribed.
@@ -31,16 +38,8 @@ def request_subscription(email: str, name: str = "") -> Subscriber:
             # Coming back needs a fresh confirmation, like a new address.
             subscriber.status = SubscriberStatus.PENDING
             subscriber.save(update_fields=["status"])
-        subscriber_id = subscriber.pk
-        # robust: a mail server that is down must not turn the signup page into a 500;
-        # the address stays pending and signing up again resends the link.
-        transaction.on_commit(lambda: send_confirmation(subscriber_id), robust=True)
+        readermail.queue_reader_email(subscriber.pk, ReaderEmailKind.CONFIRM)
     return subscriber
-
-
-def send_confirmation(subscriber_id: int) -> None:
-    subscriber = Subscriber.objects.get(pk=subscriber_id)
-    emails.confirm_message(subscriber).send()
 
 
 def subscriber_for_token(purpose: str, token: str) -> Subscriber | None:
@@ -85,8 +84,7 @@ def unsubscribe(token: str, notify: bool = False) -> Subscriber | None:
         )
         suppression.suppress(subscriber.email, SuppressionReason.UNSUBSCRIBED)
         if changed and notify:
-            goodbye = emails.goodbye_message(subscriber)
-            transaction.on_commit(goodbye.send, robust=True)
+            readermail.queue_reader_email(subscriber.pk, ReaderEmailKind.GOODBYE)
     subscriber.refresh_from_db()
     return subscriber
 

@@ -10,7 +10,7 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from newsletter.models import Delivery, Digest
+from newsletter.models import Delivery, Digest, ReaderEmail, ReaderEmailKind
 from tests.factories import make_article, make_source, make_subscriber, make_topic
 from topics.models import Topic
 
@@ -42,6 +42,7 @@ class QueryCountTests(TestCase):
             day = NOW.date() - dt.timedelta(days=Digest.objects.count())
             digest = Digest.objects.create(date=day, subject="Daybrief")
             Delivery.objects.create(digest=digest, subscriber=self.reader)
+            ReaderEmail.objects.create(subscriber=self.reader, kind=ReaderEmailKind.CONFIRM)
 
     def queries(self, url: str, data: dict | None = None) -> int:
         # A first request fills process-wide caches (content types); measure the next one.
@@ -83,6 +84,7 @@ class QueryCountTests(TestCase):
             "subscribers": reverse("admin:newsletter_subscriber_changelist"),
             "digests": reverse("admin:newsletter_digest_changelist"),
             "deliveries": reverse("admin:newsletter_delivery_changelist"),
+            "reader emails": reverse("admin:newsletter_readeremail_changelist"),
         })  # fmt: skip
 
     def test_a_topics_page_costs_the_same_for_2_and_8_articles(self) -> None:

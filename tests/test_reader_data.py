@@ -6,7 +6,13 @@ import pytest
 from django.core.management import call_command
 
 from newsletter import suppression, tokens
-from newsletter.models import Delivery, Subscriber, SubscriberStatus
+from newsletter.models import (
+    Delivery,
+    ReaderEmail,
+    ReaderEmailKind,
+    Subscriber,
+    SubscriberStatus,
+)
 from tests.factories import make_subscriber
 
 pytestmark = [pytest.mark.django_db]
@@ -25,6 +31,15 @@ def test_a_reader_downloads_everything_we_keep_about_them(client):
     assert (data["email"], data["name"]) == ("reader@example.com", "Ana")
     assert data["preferences"]["max_topics"] == 5
     assert data["deliveries"] == []
+    assert data["emails"] == []
+
+
+def test_the_download_lists_the_confirmation_and_goodbye_emails(client):
+    reader = make_subscriber("reader@example.com")
+    ReaderEmail.objects.create(subscriber=reader, kind=ReaderEmailKind.CONFIRM)
+    data = json.loads(client.post(link(reader, "my-data")).content)
+    [email] = data["emails"]
+    assert (email["kind"], email["status"], email["sent_at"]) == ("confirm", "pending", None)
 
 
 def test_deleting_needs_the_box_ticked_then_removes_the_reader_and_suppresses_them(client):

@@ -14,6 +14,9 @@ from newsletter.models import (
     Digest,
     DigestStatus,
     DigestTopic,
+    ReaderEmail,
+    ReaderEmailKind,
+    ReaderEmailStatus,
     WebhookEvent,
 )
 from newsletter.retention import prune_old_data, prune_task
@@ -116,6 +119,21 @@ class PruneTests(TestCase):
         self.assertEqual(prune_old_data(NOW).events, 1)
         self.assertFalse(WebhookEvent.objects.filter(pk=done.pk).exists())
         self.assertTrue(WebhookEvent.objects.filter(pk=waiting.pk).exists())
+
+    def test_settled_reader_emails_go_and_live_ones_wait(self) -> None:
+        reader = make_subscriber("reader@example.com")
+        old_day = NOW - dt.timedelta(days=45)
+        statuses = [ReaderEmailStatus.SENT, ReaderEmailStatus.FAILED, ReaderEmailStatus.PENDING]
+        for status in statuses:
+            ReaderEmail.objects.create(
+                subscriber=reader, kind=ReaderEmailKind.CONFIRM, status=status, created_at=old_day
+            )
+        ReaderEmail.objects.create(subscriber=reader, kind=ReaderEmailKind.GOODBYE)
+        self.assertEqual(prune_old_data(NOW).reader_emails, 2)
+        self.assertEqual(
+            sorted(ReaderEmail.objects.values_list("status", flat=True)),
+            [ReaderEmailStatus.PENDING, ReaderEmailStatus.PENDING],
+        )
 
     def test_old_task_results_go(self) -> None:
         for n, when in enumerate([NOW - dt.timedelta(days=45), NOW - dt.timedelta(days=1)]):

@@ -9,6 +9,7 @@ from newsletter.schedules import (
     DAILY_DIGEST,
     FETCH_ROUND,
     PRUNE,
+    RETRY_READER_EMAILS,
     SEND_DUE,
     next_digest_time,
     register_schedules,
@@ -21,9 +22,11 @@ NOW = dt.datetime(2026, 3, 10, 6, 0, tzinfo=dt.UTC)
 def test_migrate_registers_the_fetch_round_and_the_daily_digest_once():
     register_schedules()  # a second migrate
     schedules = {s.name: s for s in Schedule.objects.all()}
-    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST, PRUNE, SEND_DUE}
+    assert set(schedules) == {FETCH_ROUND, DAILY_DIGEST, PRUNE, SEND_DUE, RETRY_READER_EMAILS}
     assert schedules[SEND_DUE].func == "newsletter.tasks.send_due"
     assert schedules[SEND_DUE].minutes == 1
+    retry = schedules[RETRY_READER_EMAILS]
+    assert (retry.func, retry.minutes) == ("newsletter.readermail.send_due_reader_emails", 1)
     assert schedules[FETCH_ROUND].func == "topics.tasks.fetch_round"
     assert schedules[FETCH_ROUND].minutes == 15
     assert schedules[DAILY_DIGEST].func == "newsletter.tasks.daily_digest"

@@ -4,9 +4,11 @@ import json
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
-from newsletter import suppression
+from newsletter import ratelimit, suppression
 from newsletter.models import Subscriber, SubscriberStatus, SuppressionReason
 from tests.factories import make_subscriber
 
@@ -53,6 +55,33 @@ def test_one_address_cannot_be_bombed_from_many_ips(client, settings):
         assert sign_up(client, "victim@example.com", ip=f"192.0.2.{n}").status_code == 302
     assert sign_up(client, "Victim@Example.com", ip="192.0.2.99").status_code == 429
     assert len(mail.outbox) == 2
+
+
+def test_a_refused_address_still_uses_up_the_ips_signup(client, settings):
+    settings.DAYBRIEF_SIGNUPS_PER_IP_HOUR = 2
+    settings.DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR = 1
+    assert sign_up(client, "victim@example.com").status_code == 302
+    assert sign_up(client, "victim@example.com").status_code == 429
+    # The IP spent its second signup on the refused attempt.
+    assert sign_up(client, "other@example.com").status_code == 429
+
+
+def test_a_refused_ip_takes_nothing_from_the_address(client, settings):
+    settings.DAYBRIEF_SIGNUPS_PER_IP_HOUR = 1
+    settings.DAYBRIEF_SIGNUPS_PER_ADDRESS_HOUR = 2
+    assert sign_up(client, "a@example.com").status_code == 302
+    assert sign_up(client, "b@example.com").status_code == 429
+    assert sign_up(client, "b@example.com", ip="198.51.100.1").status_code == 302
+    assert sign_up(client, "b@example.com", ip="198.51.100.2").status_code == 302
+
+
+def test_both_limits_are_taken_in_one_transaction():
+    ratelimit.check_rate("203.0.113.7", "a@example.com")
+    with CaptureQueriesContext(connection) as queries:
+        ratelimit.check_rate("203.0.113.7", "a@example.com")
+    # Inside the test's own transaction, each transaction shows up as a savepoint.
+    savepoints = [q["sql"] for q in queries if q["sql"].startswith("SAVEPOINT")]
+    assert len(savepoints) == 1
 
 
 def test_a_subscribed_address_gets_the_same_answer_as_a_new_one(client):

@@ -2,8 +2,11 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from newsletter import throttling
+from newsletter.models import ThrottleBucket
 
 NOW = dt.datetime(2026, 11, 26, 7, 0, tzinfo=dt.UTC)
 SECOND = dt.timedelta(seconds=1)
@@ -51,3 +54,25 @@ def test_a_malformed_domain_rate_is_an_error(settings):
     settings.DAYBRIEF_DOMAIN_RATES = ["gmail.com:20"]
     with pytest.raises(ValueError, match="domain=messages_per_second"):
         throttling.domain_rates()
+
+
+def test_a_new_limit_is_created_with_its_first_slot_taken_in_one_insert():
+    with CaptureQueriesContext(connection) as queries:
+        assert throttling.reserve("signup:address:new", SECOND) == dt.timedelta(0)
+    # The look for the row, then the insert: no savepoint, no update.
+    assert len(queries) == 2
+    assert ThrottleBucket.objects.get().next_slot_at == NOW + SECOND
+
+
+def test_a_limit_another_process_created_meanwhile_is_used_not_duplicated(monkeypatch):
+    throttling.reserve("send:all", SECOND)
+    looks = []
+
+    def misses_the_first_time(key: str) -> ThrottleBucket | None:
+        # The other process inserts the row just after our first look.
+        looks.append(key)
+        return None if len(looks) == 1 else ThrottleBucket.objects.filter(key=key).first()
+
+    monkeypatch.setattr(throttling, "_locked_bucket", misses_the_first_time)
+    assert throttling.reserve("send:all", SECOND) == SECOND
+    assert ThrottleBucket.objects.get().next_slot_at == NOW + 2 * SECOND
