@@ -37,9 +37,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "clustering"
 SEED = 20260427
-# neus_dev's stories are spread over 28 synthetic days, each story's reports up to 10 h apart.
+# neus_dev's stories are spread over 28 synthetic days.
 NEUS_DAYS = 28
-NEUS_SPAN_HOURS = 10.0
 # The baseline's one threshold (mean cosine) and how many days back a day's clusters may attach.
 BASELINE_THRESHOLD = 0.2
 BASELINE_DAYS_BACK = 3
@@ -77,20 +76,18 @@ def shifted(article: "LabelledArticle", delta: dt.timedelta) -> "LabelledArticle
 
 
 def redrawn(articles: Articles, random: np.random.Generator) -> Articles:
-    """neus_dev laid out again as it was made: each story on one of 28 days, at a start time of
-    day drawn from the set's own, its other reports up to 10 h later. Another draw of the same
-    process, so any difference is luck of the layout."""
+    """neus_dev's stories laid out again: each moved to a random one of its 28 days, at a start
+    time of day drawn from the set's own, its reports keeping their gaps. Another draw of the
+    same layout, so a difference is the luck of which stories share hours."""
     stories = by_story(articles)
     start = _midnight(min(a.published_at for a in articles))
-    starts = [story[0].published_at.astimezone(dt.UTC) for story in stories.values()]
-    time_of_day = [t - _midnight(t) for t in starts]
+    firsts = [story[0].published_at.astimezone(dt.UTC) for story in stories.values()]
+    time_of_day = [first - _midnight(first) for first in firsts]
     result = []
-    for story in stories.values():
-        first = start + dt.timedelta(days=int(random.integers(NEUS_DAYS)))
-        first += time_of_day[int(random.integers(len(time_of_day)))]
-        for n, article in enumerate(story):
-            later = 0.0 if n == 0 else float(random.uniform(0, NEUS_SPAN_HOURS))
-            result.append(dataclasses.replace(article, published_at=first + _hours(later)))
+    for story, first in zip(stories.values(), firsts, strict=True):
+        moved = start + dt.timedelta(days=int(random.integers(NEUS_DAYS)))
+        moved += time_of_day[int(random.integers(len(time_of_day)))]
+        result += [shifted(a, moved - first) for a in story]
     return result
 
 

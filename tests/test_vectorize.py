@@ -49,6 +49,14 @@ def test_hashed_counts_give_the_similarities_of_fitted_tf_idf() -> None:
     np.testing.assert_allclose((vectors @ vectors.T).toarray(), expected, atol=1e-5)
 
 
+def test_an_article_with_neither_title_nor_text_alone_gets_an_empty_row() -> None:
+    # Its lead is ". ", three characters padded: shorter than the character n-grams.
+    vectors = vectorize([""], [""])
+
+    assert vectors.shape[0] == 1
+    assert vectors.nnz == 0
+
+
 def test_dense_and_sparse_columns_add_up_to_the_plain_product() -> None:
     titles, texts = (list(column) for column in zip(*DOCS, strict=True))
     matrix = vectorize(titles, texts)

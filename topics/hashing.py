@@ -39,6 +39,8 @@ def char_wb_ngrams(
     rows, hashes = [], []
     polynomial = codes  # the hash of the n characters from each position on, n = 1, 2, ...
     for n in range(2, high + 1):
+        if n > len(codes):
+            break  # no n-gram is longer than all the text (an article alone with no words)
         polynomial = polynomial[:-1] * _BASE + codes[n - 1 :]
         if n < min(low, 3):
             continue
