@@ -10,6 +10,7 @@ topics already shown to readers keep their members, their pk and their cluster i
 import dataclasses
 import datetime as dt
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -30,6 +31,11 @@ from topics.window import WindowArticle, load_window
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
 MERGE_THRESHOLD = 0.10
+# ...in a window where an article competes with up to CROWD_REFERENCE others published in the
+# grace period before it (neus_dev: about 100). The more compete, the likelier one of another
+# story on the same subject reaches the threshold by chance: it rises with each doubling.
+CROWD_REFERENCE = 120
+CROWD_RISE_PER_DOUBLING = 0.02
 # Similarity fades for articles published further apart than the grace period: most stories
 # are covered within hours, and a saga's next event days later is a new story.
 TIME_GRACE_HOURS = 6.0
@@ -218,10 +224,10 @@ def plan_placement(
     may be joined to (None if that topic takes no members), `is_new[i]` whether it is to be
     placed. Deterministic: ties go to the earliest index.
     """
-    threshold = MERGE_THRESHOLD if threshold is None else threshold
     vectors = Vectors.of(vectors)
     new_idx = np.flatnonzero(is_new)
     times = Times(hours, slack, time_fade)
+    threshold = crowded_threshold(times, new_idx) if threshold is None else threshold
     new = vectors.rows(new_idx)
     unfaded = dot_products(new, new)
     within = times.faded(unfaded, new_idx, new_idx)
@@ -247,6 +253,29 @@ def _link_columns(
         (row, column[item] if item in column else topic_column[topic_of[item]])  # type: ignore[index]
         for row, item in links
     ]
+
+
+def crowded_threshold(times: Times, new_idx: np.ndarray) -> float:
+    """MERGE_THRESHOLD, raised for a crowded window (see CROWD_REFERENCE) by how many articles
+    the typical new one competes with."""
+    if not len(new_idx):
+        return MERGE_THRESHOLD
+    crowd = float(np.median(_competitors(times, new_idx)))
+    doublings = max(0.0, math.log2(max(crowd, 1.0) / CROWD_REFERENCE))
+    return MERGE_THRESHOLD + CROWD_RISE_PER_DOUBLING * doublings
+
+
+def _competitors(times: Times, rows: np.ndarray) -> np.ndarray:
+    """Per row item, how many window items were published in the grace period before it, as
+    the fade reads gaps (a date-only time may be a day off). Only earlier ones: a run meets
+    an article before what follows it, and a replay must count as the service does."""
+    counts = np.zeros(len(rows))
+    for slack in np.unique(times.slack):
+        at = np.sort(times.hours[times.slack == slack])
+        widest = np.maximum(times.slack[rows], slack)
+        latest = np.searchsorted(at, times.hours[rows] + widest, side="right")
+        counts += latest - np.searchsorted(at, times.hours[rows] - TIME_GRACE_HOURS - widest)
+    return counts - 1  # not itself
 
 
 def time_fade(similarity: np.ndarray, gap_hours: np.ndarray) -> np.ndarray:
