@@ -12,14 +12,18 @@ from sklearn.preprocessing import normalize
 
 from tests.factories import make_article, make_source, make_topic
 from topics.clustering import (
+    MERGE_THRESHOLD,
     _apply,
     cluster_recent,
+    crowded_threshold,
     plan_in_batches,
     plan_placement,
     publication_hours,
+    time_fade,
     time_faded,
 )
 from topics.models import Article, Source, Topic
+from topics.placement import Times
 from topics.vectorize import vectorize, weigh
 from topics.window import load_window
 
@@ -330,6 +334,45 @@ def test_a_midnight_time_is_read_as_a_date_and_may_be_a_day_off() -> None:
     )
     assert hours[1] - hours[0] == 9.5
     assert list(slack) == [24.0, 0.0]
+
+
+def crowd_window(filler_hours: np.ndarray) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Two new articles at hours 100 and 100.5 with cosine 0.12 (between the quiet threshold
+    and the crowded one), after settled articles that resemble nothing, at `filler_hours`."""
+    count = len(filler_hours)
+    pair = np.array([[0.12**0.5, 0.88**0.5, 0.0], [0.12**0.5, 0.0, 0.88**0.5]])
+    vectors = sparse.block_diag([sparse.identity(count), sparse.csr_matrix(pair)]).tocsr()
+    return vectors, np.concatenate([filler_hours, [100.0, 100.5]])
+
+
+def test_the_threshold_holds_in_a_quiet_window_and_rises_in_a_crowded_one() -> None:
+    new = np.array([480, 481])
+    quiet = Times(crowd_window(np.linspace(0, 90, 480))[1], None, time_fade)
+    # 480 articles in the six hours before: four times CROWD_REFERENCE, two doublings.
+    crowded = Times(crowd_window(np.linspace(94.5, 99.9, 480))[1], None, time_fade)
+
+    assert crowded_threshold(quiet, new) == MERGE_THRESHOLD
+    assert crowded_threshold(crowded, new) == pytest.approx(MERGE_THRESHOLD + 0.04, abs=1e-3)
+
+
+def test_a_date_only_article_competes_with_the_articles_of_the_day_before() -> None:
+    hours = np.concatenate([np.linspace(-23.5, -0.5, 480), [0.0]])
+    slack = np.concatenate([np.zeros(480), [24.0]])
+    # Timed, it would compete with the 6 hours before it; midnight may be any time that day.
+    assert crowded_threshold(Times(hours, None, time_fade), np.array([480])) == MERGE_THRESHOLD
+    assert crowded_threshold(Times(hours, slack, time_fade), np.array([480])) > MERGE_THRESHOLD
+
+
+def test_a_loose_pair_joins_in_a_quiet_window_but_not_in_a_crowded_one() -> None:
+    quiet_vectors, quiet_hours = crowd_window(np.linspace(0, 90, 480))
+    crowded_vectors, crowded_hours = crowd_window(np.linspace(94.5, 99.9, 480))
+    topic_of, is_new = [None] * 482, [False] * 480 + [True, True]
+
+    quiet = plan_placement(quiet_vectors, quiet_hours, topic_of, is_new)
+    crowded = plan_placement(crowded_vectors, crowded_hours, topic_of, is_new)
+
+    assert quiet.groups == [[480, 481]]
+    assert crowded.groups == [[480], [481]]
 
 
 def test_placement_joins_a_group_to_the_existing_topic_it_resembles() -> None:
