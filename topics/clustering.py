@@ -4,7 +4,8 @@ Each run looks at the articles published in the last DAYBRIEF_CLUSTER_WINDOW_HOU
 the ones that have no topic yet. Placement is average-link agglomeration over TF-IDF cosine
 similarity in which the window's existing topics are fixed groups: a new article (or a group of
 new articles) joins an existing topic or other new articles, never the other way round, so
-topics already shown to readers keep their members, their pk and their cluster id.
+topics already shown to readers keep their members, their pk and their cluster id. The
+threshold rises in a crowded window, where chance matches between stories are likelier.
 """
 
 import dataclasses
