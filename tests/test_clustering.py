@@ -351,8 +351,13 @@ def test_the_threshold_holds_in_a_quiet_window_and_rises_in_a_crowded_one() -> N
     # 480 articles in the six hours before: four times CROWD_REFERENCE, two doublings.
     crowded = Times(crowd_window(np.linspace(94.5, 99.9, 480))[1], None, time_fade)
 
+    # Sixteen times: capped at two doublings (articles are counted, not stories).
+    packed = Times(np.concatenate([np.linspace(94.5, 99.9, 1920), [100.0, 100.5]]), None, time_fade)
+    new_packed = np.array([1920, 1921])
+
     assert crowded_threshold(quiet, new) == MERGE_THRESHOLD
     assert crowded_threshold(crowded, new) == pytest.approx(MERGE_THRESHOLD + 0.04, abs=1e-3)
+    assert crowded_threshold(packed, new_packed) == pytest.approx(MERGE_THRESHOLD + 0.04)
 
 
 def test_a_date_only_article_competes_with_the_articles_of_the_day_before() -> None:

@@ -34,9 +34,12 @@ from topics.window import WindowArticle, load_window
 MERGE_THRESHOLD = 0.10
 # ...in a window where an article competes with up to CROWD_REFERENCE others published in the
 # grace period before it (neus_dev: about 100). The more compete, the likelier one of another
-# story on the same subject reaches the threshold by chance: it rises with each doubling.
+# story on the same subject reaches the threshold by chance: it rises with each doubling...
 CROWD_REFERENCE = 120
 CROWD_RISE_PER_DOUBLING = 0.02
+# ...up to two (measured up to four times neus_dev's stories a day). Articles are counted, not
+# stories: a service whose stories each draw many feeds looks crowded when it is not.
+CROWD_MAX_DOUBLINGS = 2.0
 # Similarity fades for articles published further apart than the grace period: most stories
 # are covered within hours, and a saga's next event days later is a new story.
 TIME_GRACE_HOURS = 6.0
@@ -262,7 +265,7 @@ def crowded_threshold(times: Times, new_idx: np.ndarray) -> float:
     if not len(new_idx):
         return MERGE_THRESHOLD
     crowd = float(np.median(_competitors(times, new_idx)))
-    doublings = max(0.0, math.log2(max(crowd, 1.0) / CROWD_REFERENCE))
+    doublings = min(max(0.0, math.log2(max(crowd, 1.0) / CROWD_REFERENCE)), CROWD_MAX_DOUBLINGS)
     return MERGE_THRESHOLD + CROWD_RISE_PER_DOUBLING * doublings
 
 
