@@ -39,14 +39,15 @@ def char_wb_ngrams(
     rows, hashes = [], []
     polynomial = codes  # the hash of the n characters from each position on, n = 1, 2, ...
     for n in range(2, high + 1):
-        if n > len(codes):
-            break  # no n-gram is longer than all the text (an article alone with no words)
         polynomial = polynomial[:-1] * _BASE + codes[n - 1 :]
         if n < min(low, 3):
             continue
-        inside = doubled[n - 1 :] == doubled[: len(doubled) - n + 1]
+        # Where n-grams may start; none when all the text is shorter (an article alone with no
+        # words: its lead ". " pads to three characters).
+        starts_before = max(len(codes) - n + 1, 0)
+        inside = doubled[n - 1 :] == doubled[:starts_before]
         if n < low:  # only a whole padded word this short counts
-            inside &= space[: len(space) - n + 1] & space[n - 1 :]
+            inside &= space[:starts_before] & space[n - 1 :]
         starts = np.flatnonzero(inside)
         rows.append(owner[starts])
         hashes.append(_finish(polynomial[starts], n))
