@@ -52,6 +52,8 @@ def configure(database_url: str) -> None:
         DAYBRIEF_VAR_DIR=var_dir,
         DAYBRIEF_DEMO="0",
         LOG_LEVEL="WARNING",
+        # Persistent connections, as benchmarks/web.py runs gunicorn with.
+        DB_CONN_MAX_AGE="60",
         EMAIL_URL="outbox://",
         # Every signup comes from one address: lift the limits, as benchmarks/web.py does.
         DAYBRIEF_SIGNUPS_PER_IP_HOUR="1000000",

@@ -10,7 +10,8 @@ the minutely schedule retries it, for up to a day; a permanent one fails it. Whe
 itself fails (the Redis broker down), the request sends at once through the same claim,
 and if that fails too the row waits for the retry. The request answers the same whatever
 happened. A worker killed while sending leaves the row "sending": perhaps lost, never sent
-twice, and visible to the operator.
+twice, and visible to the operator. Addresses that bounced or reported us as spam are
+skipped (see refusal).
 """
 
 import datetime as dt
@@ -27,13 +28,14 @@ from django_q.brokers import Broker, get_broker
 from django_q.brokers.orm import ORM
 from django_q.tasks import async_task
 
-from newsletter import emails, ledger
+from newsletter import emails, ledger, suppression
 from newsletter.models import (
     ReaderEmail,
     ReaderEmailKind,
     ReaderEmailStatus,
     Subscriber,
     SubscriberStatus,
+    SuppressionReason,
 )
 
 logger = logging.getLogger(__name__)
@@ -99,11 +101,25 @@ def send_reader_email(email_id: int) -> str | None:
         return None
     if email.subscriber.status != STILL_WANTED[email.kind]:
         return settle(email, ReaderEmailStatus.SKIPPED)
+    if refused := refusal(email.subscriber.email):
+        return settle(email, ReaderEmailStatus.SKIPPED, error=refused)
     try:
         MESSAGES[email.kind](email.subscriber).send()
     except Exception as exc:
         return record_failure(email, exc)
     return settle(email, ReaderEmailStatus.SENT, sent_at=timezone.now(), error="")
+
+
+def refusal(address: str) -> str:
+    """Why the address must not be mailed even what its reader asked for, or "".
+
+    An unsubscribe does not count (a goodbye follows one; a new signup lifts it once
+    confirmed), but a bounce would only bounce again, and mailing an address that reported
+    us as spam, whoever typed it into the form, hurts every reader's delivery."""
+    reason = suppression.reason_for(address)
+    if reason is None or reason == SuppressionReason.UNSUBSCRIBED:
+        return ""
+    return f"suppressed: {SuppressionReason(reason).label}"
 
 
 def send_due_reader_emails() -> int:

@@ -28,6 +28,12 @@ def is_suppressed(address: str) -> bool:
     return Suppression.objects.filter(address_hash=address_hash(address)).exists()
 
 
+def reason_for(address: str) -> str | None:
+    """Why the address is on the list (the first reason recorded), or None."""
+    found = Suppression.objects.filter(address_hash=address_hash(address))
+    return found.values_list("reason", flat=True).first()
+
+
 def suppressed_among(addresses: Iterable[str]) -> set[str]:
     """The addresses of `addresses` that are suppressed, in one query."""
     by_hash = {address_hash(address): address for address in addresses}

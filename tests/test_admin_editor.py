@@ -47,7 +47,7 @@ class EditorCanTests(EditorTestCase):
 
     def test_an_editor_opens_the_dashboard_and_every_list_of_the_routine(self) -> None:
         names = ["topics_topic", "topics_article", "topics_source", "newsletter_subscriber",
-                 "newsletter_digest", "newsletter_delivery"]  # fmt: skip
+                 "newsletter_digest", "newsletter_delivery", "newsletter_readeremail"]  # fmt: skip
         self.assertContains(self.client.get(reverse("admin:index")), "This morning")
         for name in names:
             with self.subTest(page=name):

@@ -10,12 +10,13 @@ from django.core import mail
 from django.test import TestCase
 from django_q.models import Success
 
-from newsletter import readermail, tokens
+from newsletter import readermail, suppression, tokens
 from newsletter.models import (
     ReaderEmail,
     ReaderEmailKind,
     ReaderEmailStatus,
     SubscriberStatus,
+    SuppressionReason,
 )
 from newsletter.readermail import send_due_reader_emails, send_reader_email
 from newsletter.subscriptions import request_subscription, unsubscribe
@@ -214,6 +215,25 @@ def test_a_reader_who_confirmed_meanwhile_gets_no_late_link(queued):
     [(_, email_id)] = queued
     assert send_reader_email(email_id) == ReaderEmailStatus.SKIPPED
     assert mail.outbox == []
+
+
+@pytest.mark.parametrize("reason", [SuppressionReason.HARD_BOUNCE, SuppressionReason.COMPLAINT])
+def test_an_address_that_bounced_or_complained_gets_no_confirmation(queued, reason):
+    suppression.suppress("alice@example.com", reason)
+    with committed():
+        request_subscription("alice@example.com")
+    [(_, email_id)] = queued
+    assert send_reader_email(email_id) == ReaderEmailStatus.SKIPPED
+    assert mail.outbox == []
+    assert ReaderEmail.objects.get().error == f"suppressed: {reason.label}"
+
+
+def test_an_address_that_only_unsubscribed_gets_its_confirmation(queued):
+    suppression.suppress("alice@example.com", SuppressionReason.UNSUBSCRIBED)
+    with committed():
+        request_subscription("alice@example.com")
+    [(_, email_id)] = queued
+    assert send_reader_email(email_id) == ReaderEmailStatus.SENT
 
 
 def test_an_email_whose_reader_was_erased_is_gone_with_them(queued):
