@@ -13,12 +13,11 @@ import datetime as dt
 import hashlib
 import math
 from collections import defaultdict
-from collections.abc import Iterator
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from scipy import sparse
 
 from topics.duplicates import find_near_duplicates
@@ -62,6 +61,15 @@ SAME_STORY_SIMILARITY = 0.3
 BATCH_SIZE = 1000
 # Articles claimed in one statement when writing a plan.
 WRITE_BATCH = 2000
+
+_ARTICLES = Article._meta.db_table
+# Claiming in plain SQL: the ORM's Case/When over 2,000 pks cost ~0.1 s of CPU to build per
+# statement. VALUES rows are (article pk, topic pk), columns both databases name column1, column2.
+CLAIM_SQL = (
+    f"UPDATE {_ARTICLES} SET topic_id = wanted.column2 FROM (VALUES {{rows}}) AS wanted "
+    f"WHERE {_ARTICLES}.id = wanted.column1 AND {_ARTICLES}.topic_id IS NULL "
+    f"AND NOT {_ARTICLES}.topic_locked RETURNING {_ARTICLES}.id, {_ARTICLES}.topic_id"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,36 +351,20 @@ def _write_plan(plan: Plan, articles: list[WindowArticle]) -> tuple[int, int]:
 def _claim(topic_of: dict[int, int]) -> dict[int, int]:
     """Put the articles still unplaced in their topics; returns how many each topic got.
 
-    The rows are locked (on PostgreSQL) from the check to the write, so a concurrent run
-    claims each article at most once.
+    A conditional update (only rows still without a topic and not locked) that returns the rows
+    it changed, so a concurrent run claims each article at most once.
     """
-    free: dict[int, list[int]] = defaultdict(list)
+    claimed: dict[int, int] = defaultdict(int)
     ordered = sorted(topic_of)
-    for chunk in (ordered[n : n + WRITE_BATCH] for n in range(0, len(ordered), WRITE_BATCH)):
-        still = Article.objects.select_for_update().filter(
-            pk__in=chunk, topic__isnull=True, topic_locked=False
-        )
-        for pk in still.values_list("pk", flat=True):
-            free[topic_of[pk]].append(pk)
-    for chunk in _in_batches(free, WRITE_BATCH):
-        cases = [When(pk__in=pks, then=Value(topic)) for topic, pks in chunk]
-        pks = [pk for _, group in chunk for pk in group]
-        Article.objects.filter(pk__in=pks).update(topic_id=Case(*cases))
-    return {topic: len(pks) for topic, pks in free.items()}
-
-
-def _in_batches(groups: dict[int, list[int]], size: int) -> Iterator[list[tuple[int, list[int]]]]:
-    """The groups in order, a batch holding about `size` items (a group is never split)."""
-    batch: list[tuple[int, list[int]]] = []
-    held = 0
-    for key in sorted(groups):
-        batch.append((key, groups[key]))
-        held += len(groups[key])
-        if held >= size:
-            yield batch
-            batch, held = [], 0
-    if batch:
-        yield batch
+    with connection.cursor() as cursor:
+        for chunk in (ordered[n : n + WRITE_BATCH] for n in range(0, len(ordered), WRITE_BATCH)):
+            rows = ", ".join(["(%s, %s)"] * len(chunk))
+            cursor.execute(
+                CLAIM_SQL.format(rows=rows), [v for pk in chunk for v in (pk, topic_of[pk])]
+            )
+            for _, topic in cursor.fetchall():
+                claimed[topic] += 1
+    return dict(claimed)
 
 
 def _cluster_ids_for(founders: list[WindowArticle]) -> list[str]:
