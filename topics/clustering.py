@@ -198,14 +198,15 @@ def plan_in_batches(
     run in between. That bounds memory on a first run over a full window.
     """
     vectors = Vectors.of(vectors)  # split once for all batches
+    # The same for every batch: the items' times and their vectors' squared lengths.
+    times, norms = Times(hours, slack, time_fade), vectors.squared_norms()
     labels = list(topic_of)
     pending = list(np.flatnonzero(is_new))
     next_label = -1  # negative labels stand for topics not created yet
     for start in range(0, len(pending), batch_size):
-        batch = set(pending[start : start + batch_size])
-        plan = plan_placement(
-            vectors, hours, labels, [i in batch for i in range(len(labels))], slack=slack
-        )
+        in_batch = np.zeros(len(labels), dtype=bool)
+        in_batch[pending[start : start + batch_size]] = True
+        plan = _plan_batch(vectors, times, norms, labels, list(in_batch), None)
         for topic, items in plan.joins.items():
             for i in items:
                 labels[i] = topic
@@ -237,8 +238,20 @@ def plan_placement(
     placed. Deterministic: ties go to the earliest index.
     """
     vectors = Vectors.of(vectors)
-    new_idx = np.flatnonzero(is_new)
     times = Times(hours, slack, time_fade)
+    return _plan_batch(vectors, times, vectors.squared_norms(), topic_of, is_new, threshold)
+
+
+def _plan_batch(
+    vectors: Vectors,
+    times: Times,
+    norms: np.ndarray,
+    topic_of: list[int | None],
+    is_new: list[bool],
+    threshold: float | None,
+) -> Plan:
+    """plan_placement, given the items' Times and squared lengths (`norms`)."""
+    new_idx = np.flatnonzero(is_new)
     threshold = crowded_threshold(times, new_idx) if threshold is None else threshold
     new = vectors.rows(new_idx)
     unfaded = dot_products(new, new)
@@ -246,7 +259,7 @@ def plan_placement(
     takes_members = np.array([t is not None for t in topic_of]) | np.asarray(is_new)
     links = find_near_duplicates(vectors, times, new_idx, takes_members)
     linked = {t for _, item in links if (t := topic_of[item]) is not None and not is_new[item]}
-    topics = reachable_topics(vectors, new, times, topic_of, is_new, threshold, linked)
+    topics = reachable_topics(vectors, norms, new, times, topic_of, is_new, threshold, linked)
     merger = Merger(
         within, new_idx, topics, GROUP_SEPARATION, unfaded=unfaded, same_story=SAME_STORY_SIMILARITY
     )

@@ -112,6 +112,7 @@ class Topics:
 
 def reachable_topics(
     vectors: Vectors,
+    norms: np.ndarray,
     new: Vectors,
     times: Times,
     topic_of: list[int | None],
@@ -128,6 +129,8 @@ def reachable_topics(
     of its items' means, and the cohesion rule only ever rules joins out) and is left out: the
     plan is the one all topics would give. Where even the strictest fade is 1 for every member,
     the product with the topic's summed vector is the summed faded similarity itself.
+
+    `norms` are the vectors' squared lengths (Vectors.squared_norms), worked out once per run.
     """
     new_idx = np.flatnonzero(is_new)
     ids = sorted({t for t, flag in zip(topic_of, is_new, strict=True) if t and not flag})
@@ -152,16 +155,16 @@ def reachable_topics(
     if len(faded):
         wanted = reachable[faded]
         sums[:, faded] = _member_sums(vectors, new, times, new_idx, members, groups, wanted)
-    inner = _inner_sums(vectors, totals, members, groups, len(ids))[reachable]
+    inner = _inner_sums(norms, totals, members, groups, len(ids))[reachable]
     return Topics([ids[j] for j in reachable], sizes[reachable], sums, inner, unfaded)
 
 
 def _inner_sums(
-    vectors: Vectors, totals: Vectors, members: np.ndarray, groups: np.ndarray, count: int
+    norms: np.ndarray, totals: Vectors, members: np.ndarray, groups: np.ndarray, count: int
 ) -> np.ndarray:
     """Per group, the sum of its members' pairwise similarities: from the summed vector's
-    squared length, less each member's own."""
-    own = np.bincount(groups, weights=vectors.squared_norms()[members], minlength=count)
+    squared length, less each member's own (`norms`, squared lengths of all items)."""
+    own = np.bincount(groups, weights=norms[members], minlength=count)
     return (totals.squared_norms() - own) / 2
 
 
