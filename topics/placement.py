@@ -232,18 +232,22 @@ class Merger:
         with np.errstate(invalid="ignore", divide="ignore"):
             self.cohesion = np.where(self.sizes > 1, self.inner / pairs, np.nan)
         self.alive = np.ones(m, dtype=bool)
-        self.best = np.full(m, -np.inf)
-        self.best_col = np.zeros(m, dtype=np.int64)
-        for row in range(m):
-            self._refresh_row(row)
+        self.dead = np.zeros(m, dtype=bool)  # ~alive, kept rather than worked out per row
+        # Every row starts as a single article, which the cohesion rule never holds apart: each
+        # row's best partner is its highest mean (the same means _means gives, all rows at once).
+        means = self.sums / (self.sizes[:m, None] * self.sizes)
+        means[np.arange(m), np.arange(m)] = -np.inf
+        self.best_col = np.argmax(means, axis=1) if m else np.zeros(0, dtype=np.int64)
+        self.best = means[np.arange(m), self.best_col]
 
     def _means(self, row: int) -> np.ndarray:
-        means = self.sums[row] / (self.sizes[row] * self.sizes)
-        means[row] = -np.inf
-        means[: len(self.alive)][~self.alive] = -np.inf
         pairs = self.sizes[row] * self.sizes
+        means = self.sums[row] / pairs
+        means[row] = -np.inf
+        means[: len(self.alive)][self.dead] = -np.inf
         cohesion = self.cohesion
-        means[self._apart(means, self.raw[row] / pairs, cohesion[row], cohesion)] = -np.inf
+        if not np.isnan(cohesion[row]):  # a single article is never held apart
+            means[self._apart(means, self.raw[row] / pairs, cohesion[row], cohesion)] = -np.inf
         return means
 
     def _apart(
@@ -287,8 +291,10 @@ class Merger:
 
     def run(self, threshold: float) -> None:
         m = len(self.alive)
-        while m and self.best.max() >= threshold:
+        while m:
             row = int(np.argmax(self.best))
+            if self.best[row] < threshold:
+                break
             col = int(self.best_col[row])
             if col < m:
                 self._merge_new(min(row, col), max(row, col))
@@ -320,12 +326,11 @@ class Merger:
         self._after_column_change(row, col)
 
     def _retire(self, row: int) -> None:
+        # Its row and column of sums stay as they are: nothing reads a retired group's sums
+        # (_means masks dead columns, and only live rows are looked at).
         self.alive[row] = False
+        self.dead[row] = True
         self.best[row] = -np.inf
-        self.sums[row] = 0.0
-        self.sums[:, row] = 0.0
-        self.raw[row] = 0.0
-        self.raw[:, row] = 0.0
 
     def _after_column_change(self, gone: int, changed: int) -> None:
         rows = np.flatnonzero(self.alive)
