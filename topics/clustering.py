@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from topics.duplicates import find_near_duplicates
 from topics.merging import MERGE_PASS_THRESHOLD, MERGE_YOUNG_HOURS, plan_merges
@@ -59,6 +60,10 @@ GROUP_SEPARATION = 0.8
 SAME_STORY_SIMILARITY = 0.3
 # At most this many new articles are placed at once (see plan_in_batches).
 BATCH_SIZE = 1000
+# Threads for BLAS (the dense products) while placing and merging. A few large products leave
+# OpenBLAS's second thread spinning, waiting for work, while the sparse products run on two
+# threads of their own: on the 10,000-article day one thread saved about 1.5 s of 7 s CPU.
+BLAS_THREADS = 1
 # Articles claimed in one statement when writing a plan.
 WRITE_BATCH = 2000
 
@@ -125,9 +130,10 @@ def cluster_recent(now: dt.datetime) -> ClusterResult:
         # (some 90 MB for a full window).
         vectors = weighed_vectors(window.counts)
         del window
-        plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
-        placed, created = _apply(plan, articles)
-        merged = merge_young_topics(now, articles, vectors, hours)
+        with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+            plan = plan_in_batches(vectors, hours, topic_of, is_new, slack=slack)
+            placed, created = _apply(plan, articles)
+            merged = merge_young_topics(now, articles, vectors, hours)
         if placed or merged:
             pages_changed()
     pending = Topic.objects.filter(needs_enrichment=True).order_by("pk")
