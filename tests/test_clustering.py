@@ -176,6 +176,22 @@ class ClusterRecentTests(TestCase):
         self.assertEqual((placed, created), (0, 0))
         self.assertEqual(list(Topic.objects.values_list("pk", flat=True)), [other.pk])
 
+    def test_a_concurrent_run_that_placed_one_story_leaves_the_rest_to_this_run(self) -> None:
+        fed, launch = add(FED, hours_ago=5), add(LAUNCH, hours_ago=3)
+        window = load_window(NOW, 72)
+        count = len(window.articles)
+        plan = plan_placement(weigh(window.counts), np.zeros(count), [None] * count, [True] * count)
+        # Someone else got there first for one story only.
+        other = make_topic(launch, needs_enrichment=False)
+
+        placed, created = _apply(plan, window.articles)
+
+        self.assertEqual((placed, created), (3, 1))
+        self.assertEqual({topic_of(a) for a in launch}, {other.pk})
+        self.assertEqual(len({topic_of(a) for a in fed} - {other.pk, None}), 1)
+        # The topic planned for the story the other run placed is not kept empty.
+        self.assertEqual(Topic.objects.count(), 2)
+
     def test_articles_outside_the_window_are_left_alone(self) -> None:
         old = add(FED[:1], hours_ago=24 * 4)[0]
         cluster_recent(NOW)
