@@ -72,11 +72,6 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 # terms are hashed and counted by topics/hashing.py.
 _WORDS = CountVectorizer(ngram_range=(1, 2), stop_words="english", strip_accents="unicode")
 _CHARS = CountVectorizer(analyzer="char_wb", ngram_range=(4, 5), strip_accents="unicode")
-# Built once: building them per article (a regex lookup, the stop list checked) cost as much
-# as the tokenizing itself.
-_WORD_PREPROCESS, _WORD_TOKENS = _WORDS.build_preprocessor(), _WORDS.build_tokenizer()
-_STOP_WORDS = _WORDS.get_stop_words() or frozenset()
-_CHAR_PREPROCESS = _CHARS.build_preprocessor()
 
 
 def vectorize(titles: list[str], texts: list[str]) -> sparse.csr_matrix:
@@ -90,7 +85,7 @@ def count_terms(titles: list[str], texts: list[str]) -> sparse.csr_matrix:
     pairs = list(zip(titles, texts, strict=True))
     leads = [_lead(title, text) for title, text in pairs]
     words = [_words(title, text) for title, text in pairs]
-    chars = [_CHAR_PREPROCESS(lead) for lead in leads]
+    chars = [_CHARS.build_preprocessor()(lead) for lead in leads]
     names = [_names(lead).split() for lead in leads]
     terms = [
         (*hashing.token_ngrams(words, _WORDS.ngram_range, WORD_BITS), VIEW_STARTS[0]),
@@ -244,8 +239,10 @@ def _view_weights() -> tuple[float, float, float]:
 
 def _words(title: str, text: str) -> list[str]:
     """The words of the title, TITLE_REPEAT times, then of the text (stop words dropped)."""
+    preprocess, tokenize = _WORDS.build_preprocessor(), _WORDS.build_tokenizer()
+    stop_words = _WORDS.get_stop_words() or frozenset()
     title_words, text_words = (
-        [word for word in _WORD_TOKENS(_WORD_PREPROCESS(part)) if word not in _STOP_WORDS]
+        [word for word in tokenize(preprocess(part)) if word not in stop_words]
         for part in (title, text[:TEXT_CHARS])
     )
     return title_words * TITLE_REPEAT + text_words
