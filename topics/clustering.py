@@ -212,7 +212,7 @@ def plan_in_batches(
     for start in range(0, len(pending), batch_size):
         in_batch = np.zeros(len(labels), dtype=bool)
         in_batch[pending[start : start + batch_size]] = True
-        plan = _plan_batch(vectors, times, norms, labels, list(in_batch), None)
+        plan = _plan_batch(vectors, times, norms, labels, in_batch.tolist(), None)
         for topic, items in plan.joins.items():
             for i in items:
                 labels[i] = topic
