@@ -12,6 +12,8 @@ from sklearn.preprocessing import normalize
 
 from tests.factories import make_article, make_source, make_topic
 from topics.clustering import (
+    FOLLOW_UP_DECAY_HOURS,
+    FOLLOW_UP_GRACE_HOURS,
     MERGE_THRESHOLD,
     _apply,
     cluster_recent,
@@ -411,6 +413,23 @@ def test_a_loose_match_a_day_apart_fades_but_a_close_follow_up_does_not() -> Non
     assert list(faded[[0, 2]]) == [0.15, 0.45]
     assert faded[1] < 0.01
     assert faded[3] > 0.3
+
+
+def test_a_pair_just_under_the_follow_up_bar_fades_in_between() -> None:
+    gap = np.full(3, 30.0)
+    loose, between, follow_up = time_fade(np.array([0.2, 0.285, 0.3]), gap)
+    assert loose < between < follow_up
+    # At the bar the follow-up fade holds in full.
+    assert follow_up == pytest.approx(np.exp(-(30 - FOLLOW_UP_GRACE_HOURS) / FOLLOW_UP_DECAY_HOURS))
+
+
+def test_the_fade_never_shrinks_as_similarity_grows_nor_grows_with_the_gap() -> None:
+    # The placement bounds rely on both (topics.placement.Times).
+    similarity, gap = np.meshgrid(np.linspace(0, 1, 101), np.linspace(0, 96, 97))
+    fade = time_fade(similarity, gap)
+    assert (fade <= 1).all()
+    assert (np.diff(fade, axis=1) >= 0).all()
+    assert (np.diff(fade, axis=0) <= 0).all()
 
 
 def test_a_follow_up_a_day_later_joins_its_story_and_a_loose_match_does_not() -> None:

@@ -49,6 +49,11 @@ TIME_DECAY_HOURS = 6.0
 FOLLOW_UP_SIMILARITY = 0.3
 FOLLOW_UP_GRACE_HOURS = 12.0
 FOLLOW_UP_DECAY_HOURS = 48.0
+# A pair just under that bar is told apart from a loose match by degrees, not by a step: over
+# this much similarity below the bar its grace period and decay grow in step with it (stories
+# whose reports spread over 36 hours keep more of their late ones; see docs/clustering.md). Both
+# follow-up figures are at least the strong fade's, so the fade never shrinks as similarity grows.
+FOLLOW_UP_RAMP_WIDTH = 0.03
 # How far off a date-only publication time may be (see publication_hours).
 DATE_ONLY_SLACK_HOURS = 24.0
 # Two groups of several articles each merge only if their mean similarity is at least this share
@@ -311,13 +316,22 @@ def _competitors(times: Times, rows: np.ndarray) -> np.ndarray:
 
 def time_fade(similarity: np.ndarray, gap_hours: np.ndarray) -> np.ndarray:
     """How much similarity fades between articles far apart in time, unless it is a close
-    follow-up: a factor per pair (same-shaped arrays), 1 within the grace period."""
+    follow-up: a factor per pair (same-shaped arrays), 1 within the grace period. Over the
+    FOLLOW_UP_RAMP_WIDTH below FOLLOW_UP_SIMILARITY the grace period and decay move from the
+    strong fade's to the follow-up's in proportion to the similarity."""
     late = np.maximum(gap_hours - TIME_GRACE_HOURS, 0.0)
     fade = np.exp(-late / TIME_DECAY_HOURS)
-    follow_up = similarity >= FOLLOW_UP_SIMILARITY
-    if follow_up.any():
-        late_ok = np.maximum(gap_hours[follow_up] - FOLLOW_UP_GRACE_HOURS, 0.0)
-        fade[follow_up] = np.maximum(fade[follow_up], np.exp(-late_ok / FOLLOW_UP_DECAY_HOURS))
+    ramp_from = FOLLOW_UP_SIMILARITY - FOLLOW_UP_RAMP_WIDTH
+    close = similarity >= ramp_from
+    if close.any():
+        similar = similarity[close]
+        # At the bar exactly the follow-up's, whatever float32 rounding makes of the ramp.
+        share = np.where(
+            similar >= FOLLOW_UP_SIMILARITY, 1.0, (similar - ramp_from) / FOLLOW_UP_RAMP_WIDTH
+        )
+        grace = TIME_GRACE_HOURS + share * (FOLLOW_UP_GRACE_HOURS - TIME_GRACE_HOURS)
+        decay = TIME_DECAY_HOURS + share * (FOLLOW_UP_DECAY_HOURS - TIME_DECAY_HOURS)
+        fade[close] = np.exp(-np.maximum(gap_hours[close] - grace, 0.0) / decay)
     return fade
 
 
