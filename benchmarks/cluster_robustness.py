@@ -1,7 +1,7 @@
 """Does the story clustering generalise? Scores it on variants of the labelled sets that mimic
 what a held-out set could look like, next to a plain TF-IDF baseline. Prints one JSON object.
 
-    .venv/bin/python benchmarks/cluster_robustness.py [--only NAME ...] [--no-baseline]
+    .venv/bin/python benchmarks/cluster_robustness.py [--only NAME ...] [--no-baseline] [--seed N]
     .venv/bin/python benchmarks/cluster_robustness.py --sensitivity
 
 Reads ../shared/data/clustering (never copied into the repo). Each variant is derived from
@@ -204,10 +204,10 @@ def write_set(articles: Articles, path: Path) -> Path:
     return path
 
 
-def score_case(case: Case, folder: Path, baseline: bool) -> dict[str, object]:
+def score_case(case: Case, folder: Path, baseline: bool, seed: int = SEED) -> dict[str, object]:
     from topics.evaluation import evaluate, read_labelled
 
-    derived = case.variant(read_set(case.base), np.random.default_rng(SEED))
+    derived = case.variant(read_set(case.base), np.random.default_rng(seed))
     articles = read_labelled(write_set(derived, folder / f"{case.name}.jsonl"))
     cpu = time.process_time()
     report, topics = evaluate(articles)
@@ -368,6 +368,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="Run only these variants.")
     parser.add_argument("--no-baseline", action="store_true", help="Skip the TF-IDF baseline.")
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=SEED,
+        help="Draw the variants with another seed (neus_redrawn with seeds 1-3: another layout).",
+    )
+    parser.add_argument(
         "--sensitivity", action="store_true", help="The ±25%% table instead of the variants."
     )
     args = parser.parse_args()
@@ -386,7 +392,7 @@ def main() -> None:
     result: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="daybrief-robustness-") as folder:
         for case in cases:
-            result[case.name] = score_case(case, Path(folder), not args.no_baseline)
+            result[case.name] = score_case(case, Path(folder), not args.no_baseline, args.seed)
             print(case.name, json.dumps(result[case.name]), file=sys.stderr, flush=True)
     result["cpu_s"] = round(time.process_time() - started, 1)
     print(json.dumps(result, indent=2))
