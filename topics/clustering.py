@@ -229,10 +229,10 @@ def plan_in_batches(
             next_label -= 1
     joins: dict[int, list[int]] = defaultdict(list)
     groups: dict[int, list[int]] = defaultdict(list)
-    for i in pending:
-        label = labels[i]
+    for item in pending:
+        label = labels[item]
         assert label is not None  # every pending item was placed by its batch
-        (joins if label > 0 else groups)[label].append(int(i))
+        (joins if label > 0 else groups)[label].append(int(item))
     return Plan(joins=dict(joins), groups=sorted(groups.values()))
 
 

@@ -136,7 +136,7 @@ def reachable_topics(
     ids = sorted({t for t, flag in zip(topic_of, is_new, strict=True) if t and not flag})
     column = {t: j for j, t in enumerate(ids)}
     members = np.array([i for i, t in enumerate(topic_of) if t in column], dtype=np.int64)
-    groups = np.array([column[topic_of[i]] for i in members], dtype=np.int64)  # type: ignore[index]
+    groups = np.array([column[topic_of[i]] for i in members], dtype=np.int64)
     sizes = np.bincount(groups, minlength=len(ids)).astype(np.float64)
     totals = vectors.summed(membership(groups, members, len(ids), len(vectors)))
     sums = dot_products(new, totals).astype(np.float64)
@@ -359,8 +359,8 @@ class Merger:
         groups: list[list[int]] = []
         for row in range(m):
             items = sorted(self.new_idx[i] for i in self.members[row])
-            if self.joined_to[row] is not None:
-                joins[self.topic_ids[self.joined_to[row] - m]] += items
+            if (topic_column := self.joined_to[row]) is not None:
+                joins[self.topic_ids[topic_column - m]] += items
             elif self.alive[row]:
                 groups.append(items)
         return Plan(joins={t: sorted(items) for t, items in joins.items()}, groups=sorted(groups))

@@ -87,7 +87,7 @@ class Vectors:
         return vectors if isinstance(vectors, Vectors) else cls.split(vectors)
 
     def __len__(self) -> int:
-        return self.dense.shape[0]
+        return int(self.dense.shape[0])
 
     def rows(self, index: np.ndarray) -> "Vectors":
         return Vectors(self.dense[index], self.rest[index])

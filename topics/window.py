@@ -61,7 +61,12 @@ def load_window(now: dt.datetime, hours: int) -> Window:
     window = _in_window(now, hours).annotate(current=_digest(), stored=F("terms__digest"))
     fields = [*_ARTICLE_FIELDS, "current", "stored", "terms__version", "terms__counts"]
     for row in window.values_list(*fields).iterator(chunk_size=2000):
-        articles.append(WindowArticle(*row[:6], topic_is_locked=bool(row[6])))
+        pk, source_id, identity, published_at, topic_id, topic_locked, topic_is_locked = row[:7]
+        articles.append(
+            WindowArticle(
+                pk, source_id, identity, published_at, topic_id, topic_locked, bool(topic_is_locked)
+            )
+        )
         current, stored, version, blob = row[7:]
         if stored == current and version == COUNTS_VERSION:
             packed.append(bytes(blob))
@@ -117,7 +122,7 @@ def _count_and_store(pks: list[int]) -> dict[int, bytes]:
 
 def _pack(buckets: np.ndarray, counts: np.ndarray) -> bytes:
     clipped = np.minimum(counts, _MAX_COUNT)
-    return buckets.astype("<u4").tobytes() + clipped.astype("<u2").tobytes()
+    return bytes(buckets.astype("<u4").tobytes() + clipped.astype("<u2").tobytes())
 
 
 def _stack(packed: list[bytes]) -> sparse.csr_matrix:
