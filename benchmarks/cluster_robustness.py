@@ -320,8 +320,8 @@ CONSTANTS = [
     ("topics.clustering", "MERGE_PASS_THRESHOLD"),  # imported there from topics.merging
     ("topics.duplicates", "NEAR_DUPLICATE_SIMILARITY"),
     ("topics.vectorize", "TITLE_REPEAT"),
-    ("topics.vectorize", "CHAR_WEIGHT"),
-    ("topics.vectorize", "NAME_WEIGHT"),
+    ("topics.weighing", "CHAR_WEIGHT"),
+    ("topics.weighing", "NAME_WEIGHT"),
 ]
 
 

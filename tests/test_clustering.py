@@ -26,7 +26,7 @@ from topics.clustering import (
 )
 from topics.models import Article, Source, Topic
 from topics.placement import Times
-from topics.vectorize import vectorize, weigh
+from topics.weighing import vectorize, weigh
 from topics.window import load_window
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)

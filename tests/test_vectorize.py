@@ -11,15 +11,8 @@ from tests.factories import make_article
 from tests.test_clustering import FED, FOOTBALL, LAUNCH, NOW
 from topics.models import Article, ArticleTerms
 from topics.similarity import Vectors, dense_columns, dot_products
-from topics.vectorize import (
-    _lead,
-    _names,
-    _view_weights,
-    count_terms,
-    vectorize,
-    weigh,
-    weighed_vectors,
-)
+from topics.vectorize import _lead, _names, count_terms
+from topics.weighing import _view_weights, vectorize, weigh, weighed_vectors
 from topics.window import load_window
 
 DOCS = FED + LAUNCH + FOOTBALL
@@ -98,7 +91,7 @@ def test_weighing_a_block_of_rows_at_a_time_gives_the_same_vectors() -> None:
     counts = count_terms([*titles, ""], [*texts, ""])
     expected = Vectors.split(weigh(counts))  # all rows in one block
     # Blocks of about 40 entries: a few rows each, some rows alone.
-    with mock.patch("topics.vectorize.BLOCK_ENTRIES", 40):
+    with mock.patch("topics.weighing.BLOCK_ENTRIES", 40):
         assert_same_vectors(weighed_vectors(counts), expected)
 
 

@@ -27,7 +27,7 @@ from topics.models import Article, Topic, new_cluster_id
 from topics.pagecache import pages_changed
 from topics.placement import Merger, Plan, Times, reachable_topics
 from topics.similarity import Vectors, dot_products
-from topics.vectorize import vectorize, weighed_vectors
+from topics.weighing import vectorize, weighed_vectors
 from topics.window import WindowArticle, load_window
 
 # Two groups are one story when the mean cosine similarity over their member pairs reaches this.
