@@ -25,9 +25,9 @@ from topics.clustering import (
     time_faded,
 )
 from topics.models import Article, Source, Topic
-from topics.placement import Times
+from topics.placement import Plan, Times
 from topics.weighing import vectorize, weigh
-from topics.window import load_window
+from topics.window import Window, load_window
 
 NOW = dt.datetime(2026, 4, 21, 12, 0, tzinfo=dt.UTC)
 
@@ -84,6 +84,14 @@ def add(story: list[tuple[str, str]], hours_ago: float, **fields: object) -> lis
 def topic_of(article: Article) -> int | None:
     article.refresh_from_db()
     return article.topic_id
+
+
+def planned_window() -> tuple[Window, Plan]:
+    """The window now, and the plan a run would make for all of it (not yet written)."""
+    window = load_window(NOW, 72)
+    count = len(window.articles)
+    plan = plan_placement(weigh(window.counts), np.zeros(count), [None] * count, [True] * count)
+    return window, plan
 
 
 class ClusterRecentTests(TestCase):
@@ -167,9 +175,7 @@ class ClusterRecentTests(TestCase):
 
     def test_articles_placed_by_a_concurrent_run_are_not_taken_again(self) -> None:
         articles = add(FED, hours_ago=5)
-        window = load_window(NOW, 72)
-        count = len(window.articles)
-        plan = plan_placement(weigh(window.counts), np.zeros(count), [None] * count, [True] * count)
+        window, plan = planned_window()
         # Someone else got there first: the articles now sit in another topic.
         other = make_topic(articles, needs_enrichment=False)
 
@@ -180,9 +186,7 @@ class ClusterRecentTests(TestCase):
 
     def test_a_concurrent_run_that_placed_one_story_leaves_the_rest_to_this_run(self) -> None:
         fed, launch = add(FED, hours_ago=5), add(LAUNCH, hours_ago=3)
-        window = load_window(NOW, 72)
-        count = len(window.articles)
-        plan = plan_placement(weigh(window.counts), np.zeros(count), [None] * count, [True] * count)
+        window, plan = planned_window()
         # Someone else got there first for one story only.
         other = make_topic(launch, needs_enrichment=False)
 
