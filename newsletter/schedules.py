@@ -16,6 +16,10 @@ PRUNE = "Prune old articles, deliveries and events"
 SEND_DUE = "Send due deliveries"
 # Confirmation and goodbye emails whose mail server failed, or whose task was lost.
 RETRY_READER_EMAILS = "Retry reader emails"
+EVERY_MINUTE = {
+    SEND_DUE: "newsletter.tasks.send_due",
+    RETRY_READER_EMAILS: "newsletter.readermail.send_due_reader_emails",
+}
 
 
 def register_schedules(**kwargs: Any) -> None:
@@ -50,24 +54,16 @@ def register_schedules(**kwargs: Any) -> None:
             "next_run": timezone.now() + dt.timedelta(hours=12),
         },
     )
-    Schedule.objects.update_or_create(
-        name=SEND_DUE,
-        defaults={
-            "func": "newsletter.tasks.send_due",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    Schedule.objects.update_or_create(
-        name=RETRY_READER_EMAILS,
-        defaults={
-            "func": "newsletter.readermail.send_due_reader_emails",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    for name, func in EVERY_MINUTE.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": 1,
+                "repeats": -1,
+            },
+        )
 
 
 def apply_daily_schedule(digest_schedule: DigestSchedule) -> None:
